@@ -1,0 +1,128 @@
+"""CoOp's ``train.py`` command line: same arguments, same config precedence, same outputs.
+
+    python train.py --root DATA --seed 1 --trainer CoOp \
+        --dataset-config-file configs/datasets/oxford_pets.yaml \
+        --config-file configs/trainers/CoOp/vit_b16_ep50.yaml \
+        --output-dir output/run DATASET.NUM_SHOTS 16
+
+Errors a user can fix (missing data, weights, unknown names or keys, corrupt checkpoints) end
+the run with one message and exit status 2, before anything in the output folder is touched.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train or evaluate a CLIP prompt learner (CoOp-compatible CLI).")
+    p.add_argument("--root", type=str, default="", help="path to dataset")
+    p.add_argument("--output-dir", type=str, default="", help="output directory")
+    p.add_argument("--resume", type=str, default="", help="checkpoint directory (from which the training resumes)")
+    p.add_argument("--seed", type=int, default=-1, help="only positive value enables a fixed seed")
+    p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
+    p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
+    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
+    p.add_argument("--config-file", type=str, default="", help="path to config file")
+    p.add_argument("--dataset-config-file", type=str, default="", help="path to config file for dataset setup")
+    p.add_argument("--trainer", type=str, default="", help="name of trainer")
+    p.add_argument("--backbone", type=str, default="", help="name of CNN backbone")
+    p.add_argument("--head", type=str, default="", help="name of head")
+    p.add_argument("--eval-only", action="store_true", help="evaluation only")
+    p.add_argument("--model-dir", type=str, default="", help="load model from this directory for eval-only mode")
+    p.add_argument("--load-epoch", type=int, help="load model weights at this epoch for evaluation")
+    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    p.add_argument("--runtime", choices=("auto", "builtin", "dassl"), default=None,
+                   help="force the built-in runtime or real Dassl (default: env METAPROMPT_RUNTIME, else auto)")
+    p.add_argument("opts", default=None, nargs=argparse.REMAINDER, help="modify config options using the command-line")
+    return p
+
+
+def args_to_overrides(args) -> dict:
+    """CoOp's ``reset_cfg``: arguments that set config keys (applied after the YAML files)."""
+    out: dict = {}
+    if args.root:
+        out["DATASET.ROOT"] = args.root
+    if args.output_dir:
+        out["OUTPUT_DIR"] = args.output_dir
+    if args.resume:
+        out["RESUME"] = args.resume
+    if args.seed is not None:
+        out["SEED"] = args.seed
+    if args.source_domains:
+        out["DATASET.SOURCE_DOMAINS"] = tuple(args.source_domains)
+    if args.target_domains:
+        out["DATASET.TARGET_DOMAINS"] = tuple(args.target_domains)
+    if args.transforms:
+        out["INPUT.TRANSFORMS"] = tuple(args.transforms)
+    if args.trainer:
+        out["TRAINER.NAME"] = args.trainer
+    if args.backbone:
+        out["MODEL.BACKBONE.NAME"] = args.backbone
+    if args.head:
+        out["MODEL.HEAD.NAME"] = args.head
+    return out
+
+
+def finished_run(output_dir: str) -> bool:
+    """A folder holds a finished run when its log reports a test result."""
+    log = os.path.join(output_dir, "log.txt")
+    if not os.path.isfile(log):
+        return False
+    with open(log, encoding="utf-8", errors="replace") as f:
+        return "* accuracy:" in f.read()
+
+
+class UserError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.runtime:
+        os.environ["METAPROMPT_RUNTIME"] = args.runtime
+    # Imported late so --runtime takes effect before the runtime is chosen.
+    import metaprompt  # noqa: F401  (registers trainers, datasets and backbones)
+    from metaprompt.clip import MissingWeightsError
+    from metaprompt.config import ConfigError, build_cfg
+    from metaprompt.datasets import DatasetNotFoundError
+    from metaprompt.runtime import (BACKEND, TRAINER_REGISTRY, CheckpointError, DATASET_REGISTRY, build_trainer,
+                                    collect_env_info, set_random_seed, setup_logger)
+
+    try:
+        cfg = build_cfg(args.dataset_config_file, args.config_file, args.opts or [], args_to_overrides(args))
+        for kind, name, registry in (("trainer", cfg.TRAINER.NAME, TRAINER_REGISTRY),
+                                     ("dataset", cfg.DATASET.NAME, DATASET_REGISTRY)):
+            if name not in registry.registered_names():
+                raise UserError(f"Unknown {kind} {name!r}. Registered: {', '.join(sorted(registry.registered_names()))}")
+        if finished_run(cfg.OUTPUT_DIR):
+            raise UserError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log.txt reports a test result). "
+                            "Nothing was changed. Use another --output-dir, or delete that folder to run it again.")
+        if cfg.SEED >= 0:
+            print(f"Setting fixed seed: {cfg.SEED}")
+            set_random_seed(cfg.SEED)
+        setup_logger(cfg.OUTPUT_DIR)
+        print(f"Runtime: {BACKEND}")
+        print("***************\n** Arguments **\n***************")
+        for key in sorted(vars(args)):
+            print(f"{key}: {getattr(args, key)}")
+        print("************\n** Config **\n************")
+        print(cfg)
+        print("Collecting env info ...")
+        print(f"** System info **\n{collect_env_info()}\n")
+        trainer = build_trainer(cfg)
+        if args.eval_only:
+            trainer.load_model(args.model_dir, epoch=args.load_epoch)
+            trainer.test()
+            return 0
+        if not args.no_train:
+            trainer.train()
+        return 0
+    except (UserError, ConfigError, DatasetNotFoundError, MissingWeightsError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

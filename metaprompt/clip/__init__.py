@@ -1,0 +1,20 @@
+"""CLIP backbones: loading (local file or cache, never a download), tiny models, prompted encoders."""
+from . import tiny  # noqa: F401  (registers the tiny backbones)
+from .encoders import PromptedImageEncoder, PromptedTextEncoder
+from .loading import (
+    DEFAULT_CACHE,
+    MissingWeightsError,
+    available_backbones,
+    is_builtin_backbone,
+    load_clip,
+    register_backbone,
+    resolve_checkpoint,
+)
+from .precision import PRECISIONS, autocast, needs_grad_scaler, resolve_precision
+from .tiny import build_tiny_clip, double_precision
+
+__all__ = [
+    "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder", "PromptedTextEncoder",
+    "autocast", "available_backbones", "build_tiny_clip", "double_precision", "is_builtin_backbone", "load_clip",
+    "needs_grad_scaler", "register_backbone", "resolve_checkpoint", "resolve_precision",
+]

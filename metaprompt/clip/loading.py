@@ -1,0 +1,98 @@
+"""Loading CLIP: OpenAI checkpoints from a local file or the standard cache, or tiny random models.
+
+No download is ever attempted: a missing file is one :class:`MissingWeightsError` that names the
+file expected and where to put it.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from typing import Callable
+
+import torch
+from clip.model import CLIP, build_model
+
+# OpenAI's released checkpoints: name -> file name in the cache (the URL's basename).
+OPENAI_FILES = {
+    "RN50": "RN50.pt", "RN101": "RN101.pt", "RN50x4": "RN50x4.pt", "RN50x16": "RN50x16.pt",
+    "RN50x64": "RN50x64.pt", "ViT-B/32": "ViT-B-32.pt", "ViT-B/16": "ViT-B-16.pt",
+    "ViT-L/14": "ViT-L-14.pt", "ViT-L/14@336px": "ViT-L-14-336px.pt",
+}
+DEFAULT_CACHE = os.path.expanduser(os.environ.get("CLIP_CACHE", "~/.cache/clip"))
+
+# Built-in models that need no file: name -> factory returning an fp32 CLIP.
+_FACTORIES: dict[str, Callable[[], CLIP]] = {}
+
+
+class MissingWeightsError(FileNotFoundError):
+    pass
+
+
+def register_backbone(name: str):
+    """Register a factory for a CLIP that needs no download (tiny test models, toy world)."""
+    def wrap(fn: Callable[[], CLIP]) -> Callable[[], CLIP]:
+        _FACTORIES[name] = fn
+        return fn
+    return wrap
+
+
+def available_backbones() -> list[str]:
+    return sorted(_FACTORIES) + list(OPENAI_FILES)
+
+
+def is_builtin_backbone(name: str) -> bool:
+    return name in _FACTORIES
+
+
+def resolve_checkpoint(name: str, path: str = "") -> str:
+    """The file a backbone is read from: ``path`` if given, else ``<cache>/<OpenAI file name>``."""
+    if path:
+        expected = os.path.expanduser(path)
+    elif name in OPENAI_FILES:
+        expected = os.path.join(DEFAULT_CACHE, OPENAI_FILES[name])
+    else:
+        raise MissingWeightsError(
+            f"Unknown backbone {name!r}. Use one of {available_backbones()}, or set MODEL.BACKBONE.PATH "
+            "to a CLIP checkpoint file."
+        )
+    if not os.path.isfile(expected):
+        hint = f" (OpenAI's {OPENAI_FILES[name]})" if name in OPENAI_FILES else ""
+        raise MissingWeightsError(
+            f"CLIP weights for {name!r} not found: expected the file {expected}{hint}. This project never "
+            f"downloads weights: copy the checkpoint there (the cache folder is {DEFAULT_CACHE}, or set "
+            "CLIP_CACHE), or point MODEL.BACKBONE.PATH at it. For a CPU smoke run without weights use "
+            "MODEL.BACKBONE.NAME tiny-vit."
+        )
+    return expected
+
+
+def _read_state_dict(fpath: str) -> dict[str, torch.Tensor]:
+    try:  # OpenAI releases TorchScript archives
+        return torch.jit.load(fpath, map_location="cpu").state_dict()
+    except (RuntimeError, ValueError):
+        pass
+    try:
+        obj = torch.load(fpath, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as e:
+        raise ValueError(
+            f"{fpath} is neither a TorchScript CLIP archive nor a state dict ({type(e).__name__}). The file may "
+            "be truncated: copy it again."
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or "visual.conv1.weight" not in obj:
+        raise ValueError(f"{fpath} does not hold CLIP weights (no 'visual.conv1.weight' entry).")
+    return obj
+
+
+def load_clip(name: str, path: str = "") -> CLIP:
+    """An fp32 CLIP in eval mode with every parameter frozen."""
+    if name in _FACTORIES and not path:
+        model = _FACTORIES[name]()
+    else:
+        model = build_model(_read_state_dict(resolve_checkpoint(name, path)))
+    model = model.float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

@@ -1,0 +1,94 @@
+"""Building a run's configuration with CoOp's precedence and clear errors.
+
+Order: runtime defaults -> project and trainer extensions -> dataset YAML -> trainer YAML ->
+command-line arguments -> trailing ``KEY VALUE`` opts. Every key must exist before it is set;
+an unknown key is a :class:`ConfigError` that names the key, where it came from and the
+closest existing keys.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Iterable
+
+from yacs.config import CfgNode as CN
+
+from .runtime import get_cfg_default
+
+_EXTENSIONS: list[Callable[[CN], None]] = []
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def config_extension(fn: Callable[[CN], None]) -> Callable[[CN], None]:
+    """Register a function that adds a trainer's node (``cfg.TRAINER.<NAME>``) to the defaults."""
+    if all(f.__qualname__ != fn.__qualname__ or f.__module__.split(".")[-1] != fn.__module__.split(".")[-1]
+           for f in _EXTENSIONS):
+        _EXTENSIONS.append(fn)
+    return fn
+
+
+def extend_cfg(cfg: CN) -> None:
+    """Keys this project adds to Dassl's defaults, then every registered trainer's node."""
+    cfg.DATASET.SUBSAMPLE_CLASSES = "all"  # all, base or new (CoOp's base-to-new protocol)
+    # A local CLIP checkpoint (OpenAI .pt, JIT or state dict). Empty: the standard cache folder.
+    cfg.MODEL.BACKBONE.PATH = ""
+    for fn in _EXTENSIONS:
+        fn(cfg)
+
+
+def _all_keys(node: CN, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in node.items():
+        full = f"{prefix}{k}"
+        keys.extend(_all_keys(v, full + ".") if isinstance(v, CN) else [full])
+    return keys
+
+
+def _unknown_key_error(cfg: CN, err: Exception, source: str) -> ConfigError:
+    msg = str(err).strip("'\"")
+    key = msg.split(":")[-1].strip() if "Non-existent" in msg else msg
+    hints = difflib.get_close_matches(key, _all_keys(cfg), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(hints)}?" if hints else ""
+    return ConfigError(f"Unknown config key {key!r} in {source}.{hint} Keys must exist in the defaults or a "
+                       "trainer's node (see configs/ for examples).")
+
+
+def merge_from_file(cfg: CN, path: str) -> None:
+    try:
+        cfg.merge_from_file(path)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path!r} does not exist.") from None
+    except KeyError as e:
+        raise _unknown_key_error(cfg, e, path) from None
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def merge_from_list(cfg: CN, opts: Iterable[str], source: str = "command-line opts") -> None:
+    opts = list(opts)
+    if len(opts) % 2:
+        raise ConfigError(f"{source} must be KEY VALUE pairs; got an odd number of items: {opts}")
+    try:
+        cfg.merge_from_list(opts)
+    except (KeyError, AssertionError) as e:
+        raise _unknown_key_error(cfg, e, source) from None
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def build_cfg(dataset_config_file: str = "", config_file: str = "", opts: Iterable[str] = (),
+              args_overrides: dict | None = None) -> CN:
+    """The whole precedence chain; ``args_overrides`` holds the values set by CLI arguments."""
+    cfg = get_cfg_default()
+    extend_cfg(cfg)
+    if dataset_config_file:
+        merge_from_file(cfg, dataset_config_file)
+    if config_file:
+        merge_from_file(cfg, config_file)
+    for key, value in (args_overrides or {}).items():
+        merge_from_list(cfg, [key, value], source="command-line arguments")
+    merge_from_list(cfg, opts)
+    cfg.freeze()
+    return cfg

@@ -1,0 +1,152 @@
+"""The prompt-learner interface that trainers, ProMetaR and GRAM build on.
+
+A learner owns its trainable tensors in one ``ParameterDict`` keyed by stable names
+(``text_ctx``, ``vision_deep_3``, ``coupling_0_weight`` ...), each described by a
+:class:`PromptSpec` (modality and layer). It says *where* its tensors go; the encoders in
+:mod:`metaprompt.clip.encoders` put them there. Every method takes an optional ``params``
+mapping that replaces some or all tensors by name, so a meta step runs a functional forward
+with adapted prompts without copying any frozen CLIP weight.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import clip
+import torch
+from torch import nn
+
+MODALITIES = ("text", "vision", "coupling")
+Params = Mapping[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    name: str
+    modality: str  # text, vision or coupling (maps text prompts into vision)
+    layer: int  # transformer layer whose input it feeds (0 = the input sequence)
+
+
+@dataclass
+class TextInputs:
+    embeddings: torch.Tensor  # (n_cls, L, D) token embeddings, context vectors in place
+    eot_index: torch.Tensor  # (n_cls,)
+    deep: list = field(default_factory=list)  # per layer: (n_ctx, D) replacement or None
+    deep_start: int = 1
+
+
+@dataclass
+class VisionInputs:
+    shallow: torch.Tensor | None = None  # (n, width) appended before ln_pre
+    deep: list = field(default_factory=list)  # per layer: (n, width) replacement or None
+
+
+class PromptLearner(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts = nn.ParameterDict()
+        self.specs: dict[str, PromptSpec] = {}
+
+    def add_prompt(self, name: str, tensor: torch.Tensor, modality: str, layer: int) -> None:
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}")
+        self.prompts[name] = nn.Parameter(tensor)
+        self.specs[name] = PromptSpec(name, modality, layer)
+
+    def prompt_specs(self) -> list[PromptSpec]:
+        return list(self.specs.values())
+
+    def prompt_tensors(self, params: Params | None = None) -> dict[str, torch.Tensor]:
+        """The tensors to use: ``params[name]`` where given, the learner's own parameter otherwise."""
+        if params:
+            unknown = set(params) - set(self.prompts)
+            if unknown:
+                raise KeyError(f"Unknown prompt tensors {sorted(unknown)}; this learner has {sorted(self.prompts)}")
+            return {name: params.get(name, p) for name, p in self.prompts.items()}
+        return dict(self.prompts.items())
+
+    # The two methods a learner implements -------------------------------------------------
+    def text_inputs(self, p: Mapping[str, torch.Tensor]) -> TextInputs:
+        raise NotImplementedError
+
+    def vision_inputs(self, p: Mapping[str, torch.Tensor]) -> VisionInputs:
+        return VisionInputs()
+
+    def set_classnames(self, classnames: Sequence[str], token_embedding: nn.Embedding) -> None:
+        raise NotImplementedError
+
+    @property
+    def text_depends_on_prompts(self) -> bool:
+        return any(s.modality == "text" for s in self.specs.values())
+
+
+def deep_prompt_names(prefix: str, depth: int) -> list[str]:
+    return [f"{prefix}_deep_{i}" for i in range(1, depth)]
+
+
+class ClassPrompts(nn.Module):
+    """Class-name prompts ``[SOS] [ctx_1..ctx_n] [class] . [EOS]`` (CoOp's layout).
+
+    The token embeddings of everything but the context are non-persistent buffers: they are
+    rebuilt from the class names, never saved, so prompts trained on base classes load for
+    new classes. ``position`` is CoOp's ``CLASS_TOKEN_POSITION`` (end, middle or front).
+    """
+
+    def __init__(self, n_ctx: int, ctx_init: str = "", position: str = "end", csc: bool = False) -> None:
+        super().__init__()
+        if position not in ("end", "middle", "front"):
+            raise ValueError(f"CLASS_TOKEN_POSITION must be end, middle or front, not {position!r}")
+        self.n_ctx = n_ctx
+        self.ctx_init = ctx_init.replace("_", " ").strip()
+        self.position = position
+        self.csc = csc
+        self.n_cls = 0
+
+    def prompt_prefix(self) -> str:
+        return self.ctx_init if self.ctx_init else " ".join(["X"] * self.n_ctx)
+
+    def init_context(self, token_embedding: nn.Embedding, n_cls: int = 1, std: float = 0.02) -> torch.Tensor:
+        """``(n_ctx, D)`` (or ``(n_cls, n_ctx, D)`` with CSC): from ``ctx_init`` if set, else N(0, std)."""
+        width = token_embedding.weight.shape[1]
+        if self.ctx_init and not self.csc:
+            with torch.no_grad():
+                tokens = clip.tokenize(self.ctx_init).to(token_embedding.weight.device)
+                return token_embedding(tokens)[0, 1: 1 + self.n_ctx].float().clone()
+        shape = (n_cls, self.n_ctx, width) if self.csc else (self.n_ctx, width)
+        return torch.empty(shape).normal_(std=std)
+
+    @torch.no_grad()
+    def set_classnames(self, classnames: Sequence[str], token_embedding: nn.Embedding) -> None:
+        names = [name.replace("_", " ") for name in classnames]
+        prefix = self.prompt_prefix()
+        device = token_embedding.weight.device
+        tokens = torch.cat([clip.tokenize(f"{prefix} {name}." if prefix else f"{name}.") for name in names]).to(device)
+        emb = token_embedding(tokens)
+        self.register_buffer("tokenized", tokens, persistent=False)
+        self.register_buffer("token_prefix", emb[:, :1].clone(), persistent=False)
+        self.register_buffer("token_suffix", emb[:, 1 + self.n_ctx:].clone(), persistent=False)
+        self.name_lens = [len(clip.tokenize(name)[0].nonzero()) - 2 for name in names]
+        self.n_cls = len(names)
+
+    def embeddings(self, ctx: torch.Tensor | None) -> torch.Tensor:
+        """``(n_cls, L, D)`` prompt embeddings with ``ctx`` in place (``None``: no context)."""
+        prefix, suffix = self.token_prefix, self.token_suffix
+        if ctx is None or self.n_ctx == 0:
+            return torch.cat([prefix, suffix], dim=1)
+        ctx = ctx.to(prefix.dtype)
+        if ctx.dim() == 2:
+            ctx = ctx.unsqueeze(0).expand(self.n_cls, -1, -1)
+        if self.position == "end":
+            return torch.cat([prefix, ctx, suffix], dim=1)
+        rows = []
+        half = self.n_ctx // 2
+        for i, n in enumerate(self.name_lens):
+            cls_tok, rest = suffix[i: i + 1, :n], suffix[i: i + 1, n:]
+            if self.position == "middle":
+                rows.append(torch.cat([prefix[i: i + 1], ctx[i: i + 1, :half], cls_tok, ctx[i: i + 1, half:], rest], 1))
+            else:
+                rows.append(torch.cat([prefix[i: i + 1], cls_tok, ctx[i: i + 1], rest], 1))
+        return torch.cat(rows, dim=0)
+
+    def eot_index(self) -> torch.Tensor:
+        return self.tokenized.argmax(dim=-1)

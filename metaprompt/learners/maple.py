@@ -1,0 +1,52 @@
+"""MaPLe: text prompts coupled into the vision tower by per-layer linear maps (Khattak et al., CVPR 2023).
+
+Text: ``n_ctx`` context tokens (the first tokens of ``ctx_init``; the rest of the phrase stays
+in the prompt) and deep text prompts at layers ``1..depth-1``. Vision: at every prompted layer
+``i``, the visual prompt is ``coupling_i(text prompt_i)``, a ``Linear(text_width, vision_width)``.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import ClassPrompts, PromptLearner, TextInputs, VisionInputs
+
+
+class MaPLeLearner(PromptLearner):
+    def __init__(self, token_embedding: nn.Embedding, vision_width: int, n_ctx: int = 2,
+                 ctx_init: str = "a photo of a", depth: int = 9) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError("MaPLe needs PROMPT_DEPTH >= 1 (the coupled input-layer prompt)")
+        text_width = token_embedding.weight.shape[1]
+        self.depth = depth
+        self.text = ClassPrompts(n_ctx, ctx_init)
+        self.add_prompt("text_ctx", self.text.init_context(token_embedding), "text", 0)
+        for i in range(1, depth):
+            self.add_prompt(f"text_deep_{i}", torch.empty(n_ctx, text_width).normal_(std=0.02), "text", i)
+        for i in range(depth):
+            proj = nn.Linear(text_width, vision_width)  # PyTorch's default init, as MaPLe
+            self.add_prompt(f"coupling_{i}_weight", proj.weight.detach().clone(), "coupling", i)
+            self.add_prompt(f"coupling_{i}_bias", proj.bias.detach().clone(), "coupling", i)
+
+    def _text_prompt(self, p: Mapping[str, torch.Tensor], i: int) -> torch.Tensor:
+        return p["text_ctx"] if i == 0 else p[f"text_deep_{i}"]
+
+    def set_classnames(self, classnames: Sequence[str], token_embedding: nn.Embedding) -> None:
+        self.text.set_classnames(classnames, token_embedding)
+
+    def text_inputs(self, p: Mapping[str, torch.Tensor]) -> TextInputs:
+        deep = [None] + [p[f"text_deep_{i}"] for i in range(1, self.depth)]
+        return TextInputs(self.text.embeddings(p["text_ctx"]), self.text.eot_index(), deep, deep_start=1)
+
+    def vision_inputs(self, p: Mapping[str, torch.Tensor]) -> VisionInputs:
+        visual = [F.linear(self._text_prompt(p, i), p[f"coupling_{i}_weight"], p[f"coupling_{i}_bias"])
+                  for i in range(self.depth)]
+        return VisionInputs(visual[0], [None] + visual[1:])
+
+    @classmethod
+    def from_cfg(cls, node, token_embedding: nn.Embedding, vision_width: int, n_cls: int) -> "MaPLeLearner":
+        return cls(token_embedding, vision_width, n_ctx=node.N_CTX, ctx_init=node.CTX_INIT, depth=node.PROMPT_DEPTH)

@@ -1,0 +1,61 @@
+"""CLIP with a prompt learner: frozen encoders + trainable prompts, logits like CLIP's."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from clip.model import CLIP
+from torch import nn
+
+from ..clip.encoders import PromptedImageEncoder, PromptedTextEncoder
+from .base import Params, PromptLearner
+
+
+class PromptedCLIP(nn.Module):
+    def __init__(self, clip_model: CLIP, learner: PromptLearner, classnames: Sequence[str]) -> None:
+        super().__init__()
+        self.text_encoder = PromptedTextEncoder(clip_model)
+        self.image_encoder = PromptedImageEncoder(clip_model)
+        self.token_embedding = clip_model.token_embedding
+        self.logit_scale = clip_model.logit_scale
+        self.prompt_learner = learner
+        self._text_cache: torch.Tensor | None = None
+        self.set_classnames(classnames)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.text_encoder.dtype
+
+    def set_classnames(self, classnames: Sequence[str]) -> None:
+        self.prompt_learner.set_classnames(classnames, self.token_embedding)
+        self._text_cache = None
+
+    def encode_text(self, params: Params | None = None) -> torch.Tensor:
+        if self._text_cache is not None and not params:
+            return self._text_cache
+        t = self.prompt_learner.text_inputs(self.prompt_learner.prompt_tensors(params))
+        return self.text_encoder(t.embeddings, t.eot_index, t.deep, t.deep_start)
+
+    def encode_image(self, images: torch.Tensor, params: Params | None = None) -> torch.Tensor:
+        v = self.prompt_learner.vision_inputs(self.prompt_learner.prompt_tensors(params))
+        return self.image_encoder(images, v.shallow, v.deep)
+
+    def logits(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        image_features = F.normalize(image_features, dim=-1)
+        text_features = F.normalize(text_features, dim=-1)
+        return self.logit_scale.exp() * image_features @ text_features.t()
+
+    def forward(self, images: torch.Tensor, params: Params | None = None) -> torch.Tensor:
+        return self.logits(self.encode_image(images, params), self.encode_text(params))
+
+    @contextlib.contextmanager
+    def cached_text_features(self) -> Iterator[None]:
+        """Encode the class texts once for a whole evaluation (the text side ignores the image)."""
+        with torch.no_grad():
+            self._text_cache = self.encode_text()
+        try:
+            yield
+        finally:
+            self._text_cache = None

@@ -1,0 +1,64 @@
+"""What ProMetaR and GRAM share: gradients over prompt tensors by name, a functional inner step,
+the gradient-modulator interface, and the attention backend that allows double backward.
+
+Prompt tensors travel as ``dict[name, Tensor]`` keyed by the learner's stable names
+(:meth:`PromptLearner.prompt_specs`), never by module paths, so wrapping the model (e.g. for
+multiple GPUs) does not change how modulators find their tensors. A forward with adapted
+prompts is ``model(images, params=adapted)``: no frozen CLIP weight is cloned.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator, Mapping, Protocol
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from ..learners.base import PromptSpec
+
+Tensors = dict[str, torch.Tensor]
+
+
+class GradientModulator(Protocol):
+    """Rewrites prompt gradients: ``modulate(grads, specs) -> grads`` (same keys and shapes)."""
+
+    def __call__(self, grads: Mapping[str, torch.Tensor], specs: Mapping[str, PromptSpec]) -> Tensors: ...
+
+
+def prompt_grads(loss: torch.Tensor, params: Mapping[str, torch.Tensor], create_graph: bool = False,
+                 retain_graph: bool | None = None) -> Tensors:
+    """``d loss / d params[name]`` for every name; zeros where the loss does not depend on a tensor."""
+    names = [n for n, p in params.items() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=create_graph,
+                                retain_graph=retain_graph, allow_unused=True)
+    out = {n: (g if g is not None else torch.zeros_like(params[n])) for n, g in zip(names, grads)}
+    return out
+
+
+def sgd_step(params: Mapping[str, torch.Tensor], grads: Mapping[str, torch.Tensor], lr: float) -> Tensors:
+    """``theta' = theta - lr * g`` for the tensors that have a gradient; differentiable."""
+    return {n: (p - lr * grads[n] if n in grads else p) for n, p in params.items()}
+
+
+def inner_step(params: Mapping[str, torch.Tensor], loss_fn: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
+               lr: float, modulator: Callable[[Tensors], Tensors] | None = None,
+               first_order: bool = False) -> Tensors:
+    """One functional adaptation step: ``theta - lr * modulator(grad loss_fn(theta))``.
+
+    Second order (default) keeps the graph so an outer loss differentiates through the step;
+    ``first_order`` detaches the raw gradient (the modulator's own parameters still get a
+    gradient through its output).
+    """
+    grads = prompt_grads(loss_fn(params), params, create_graph=not first_order)
+    if first_order:
+        grads = {n: g.detach() for n, g in grads.items()}
+    if modulator is not None:
+        grads = modulator(grads)
+    return sgd_step(params, grads, lr)
+
+
+@contextlib.contextmanager
+def double_backward_attention() -> Iterator[None]:
+    """Math attention: fused SDPA kernels have no double backward (needed by second-order steps)."""
+    with sdpa_kernel(SDPBackend.MATH):
+        yield

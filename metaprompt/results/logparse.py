@@ -1,0 +1,50 @@
+"""Parse a run's ``log.txt``: the accuracy printed after the last ``=> result`` line.
+
+Works on logs written by this project and by the CoOp-family releases (same evaluator lines).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+_ACC = re.compile(r"^\* accuracy: ([0-9.]+)%", re.M)
+_BACKBONE = re.compile(r"^\s*NAME: (\S+)", re.M)
+
+
+@dataclass
+class RunResult:
+    path: str
+    accuracy: float | None  # None: the run has no test result (unfinished or crashed)
+    backbone: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.accuracy is not None
+
+
+def parse_log(text: str) -> float | None:
+    """Accuracy (percent) of the last evaluation after ``=> result``; ``None`` if there is none."""
+    start = text.rfind("=> result")
+    if start < 0:
+        return None
+    match = _ACC.search(text, start)
+    return float(match.group(1)) if match else None
+
+
+def read_run(run_dir: str) -> RunResult:
+    log = os.path.join(run_dir, "log.txt")
+    if not os.path.isfile(log):
+        return RunResult(run_dir, None)
+    with open(log, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    backbone = None
+    block = text.find("BACKBONE:")
+    if block >= 0:
+        m = _BACKBONE.search(text, block)
+        backbone = m.group(1).strip("'\"") if m else None
+    return RunResult(run_dir, parse_log(text), backbone)
+
+
+def harmonic_mean(base: float, new: float) -> float:
+    return 2 * base * new / (base + new) if base + new > 0 else 0.0

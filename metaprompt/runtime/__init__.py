@@ -1,0 +1,101 @@
+"""One import switch: real Dassl when it is importable, the built-in runtime otherwise.
+
+``METAPROMPT_RUNTIME=builtin`` (or ``train.py --runtime builtin``) forces the built-in runtime
+even when Dassl is installed; ``METAPROMPT_RUNTIME=dassl`` demands Dassl and fails if it is
+missing. Trainers and datasets import everything runtime-related from here, so the same classes
+run on both.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+
+from .checkpoint import CheckpointError, SafeCheckpointMixin
+from .optim import build_lr_scheduler, build_optimizer
+
+_choice = os.environ.get("METAPROMPT_RUNTIME", "auto").strip().lower()
+if _choice not in ("auto", "builtin", "dassl"):
+    raise ValueError(f"METAPROMPT_RUNTIME={_choice!r}: use 'auto', 'builtin' or 'dassl'")
+
+
+def _import_dassl() -> bool:
+    if _choice == "builtin":
+        return False
+    try:
+        import dassl  # noqa: F401
+    except ImportError:
+        if _choice == "dassl":
+            raise ImportError("METAPROMPT_RUNTIME=dassl but Dassl is not installed") from None
+        return False
+    return True
+
+
+if _import_dassl():
+    BACKEND = "dassl"
+    from dassl.config import get_cfg_default
+    from dassl.data.datasets import DATASET_REGISTRY, DatasetBase, Datum
+    from dassl.engine import TRAINER_REGISTRY, TrainerX, build_trainer
+    from dassl.utils import (
+        collect_env_info,
+        listdir_nohidden,
+        mkdir_if_missing,
+        read_json,
+        set_random_seed,
+        setup_logger,
+        write_json,
+    )
+else:
+    BACKEND = "builtin"
+    from .builtin import (
+        DATASET_REGISTRY,
+        TRAINER_REGISTRY,
+        DatasetBase,
+        Datum,
+        TrainerX,
+        build_trainer,
+        collect_env_info,
+        get_cfg_default,
+        listdir_nohidden,
+        mkdir_if_missing,
+        read_json,
+        set_random_seed,
+        setup_logger,
+        write_json,
+    )
+
+
+def _same_definition(a, b) -> bool:
+    try:
+        fa, fb = inspect.getsourcefile(a), inspect.getsourcefile(b)
+    except TypeError:
+        return False
+    return a.__qualname__ == b.__qualname__ and fa and fb and os.path.realpath(fa) == os.path.realpath(fb)
+
+
+def _register(registry, obj):
+    """Register ``obj``; the same class imported under two module paths is registered once."""
+    existing = registry._obj_map.get(obj.__name__)
+    if existing is None:
+        registry.register(obj)
+    elif existing is not obj and not _same_definition(existing, obj):
+        raise KeyError(
+            f"Two different classes are named {obj.__name__!r}: {existing.__module__} and {obj.__module__}. "
+            "Rename one of them."
+        )
+    return obj
+
+
+def register_trainer(cls):
+    return _register(TRAINER_REGISTRY, cls)
+
+
+def register_dataset(cls):
+    return _register(DATASET_REGISTRY, cls)
+
+
+__all__ = [
+    "BACKEND", "CheckpointError", "DATASET_REGISTRY", "DatasetBase", "Datum", "SafeCheckpointMixin",
+    "TRAINER_REGISTRY", "TrainerX", "build_lr_scheduler", "build_optimizer", "build_trainer",
+    "collect_env_info", "get_cfg_default", "listdir_nohidden", "mkdir_if_missing", "read_json",
+    "register_dataset", "register_trainer", "set_random_seed", "setup_logger", "write_json",
+]

@@ -1,0 +1,149 @@
+"""Checkpoint files in Dassl's layout, readable with ``torch.load(weights_only=True)``.
+
+Layout: ``<run>/<model_name>/model.pth.tar-<epoch>`` plus a ``checkpoint`` text file naming the
+latest one. Each file holds ``state_dict``, ``epoch`` (1-based, as Dassl), ``optimizer``,
+``scheduler``, ``val_result`` and ``rng_state`` (so a resumed run continues the same random
+streams). Only plain containers and tensors are stored, so loading never unpickles code.
+
+:class:`SafeCheckpointMixin` gives a trainer Dassl's ``save_model`` / ``load_model`` /
+``resume_model_if_exist`` on top of these files; it is used by the built-in engine and placed in
+front of real Dassl's ``TrainerX`` so both runtimes read and write the same files.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_POINTER = "checkpoint"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), np_state[2], np_state[3], np_state[4]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(state: dict, save_dir: str, model_name: str = "") -> str:
+    os.makedirs(save_dir, exist_ok=True)
+    model_name = model_name or f"model.pth.tar-{state['epoch']}"
+    fpath = os.path.join(save_dir, model_name)
+    tmp = fpath + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, fpath)  # a crash mid-write never leaves a truncated checkpoint behind
+    with open(os.path.join(save_dir, CHECKPOINT_POINTER), "w") as f:
+        f.write(f"{model_name}\n")
+    return fpath
+
+
+def load_checkpoint(fpath: str) -> dict[str, Any]:
+    if not os.path.isfile(fpath):
+        raise CheckpointError(f'No checkpoint at "{fpath}". Check --model-dir / --load-epoch (or RESUME).')
+    try:
+        return torch.load(fpath, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
+        raise CheckpointError(
+            f'Checkpoint "{fpath}" is corrupt or not a checkpoint of this project ({type(e).__name__}: '
+            f"{str(e).splitlines()[0] if str(e) else ''}). Delete it to train that epoch again, or point "
+            "--model-dir / --load-epoch at another one. Nothing else was changed."
+        ) from None
+
+
+class SafeCheckpointMixin:
+    """Dassl's checkpoint methods, on weights-only files (needs ``_models/_optims/_scheds``)."""
+
+    def checkpoint_extra_state(self, name: str) -> dict:
+        """Extra entries a trainer wants stored with model ``name`` (e.g. a second optimizer)."""
+        return {}
+
+    def load_checkpoint_extra_state(self, name: str, checkpoint: dict) -> None:
+        pass
+
+    def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None,
+                   model_name: str = "") -> None:
+        for name in self.get_model_names():
+            optim, sched = self._optims[name], self._scheds[name]
+            state = {
+                "state_dict": self._models[name].state_dict(),
+                "epoch": epoch + 1,
+                "optimizer": optim.state_dict() if optim is not None else None,
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "val_result": val_result,
+                "rng_state": _rng_state(),
+                **self.checkpoint_extra_state(name),
+            }
+            save_checkpoint(state, os.path.join(directory, name), model_name=model_name)
+
+    def resume_model_if_exist(self, directory: str) -> int:
+        names = self.get_model_names()
+        if not all(os.path.isfile(os.path.join(directory, n, CHECKPOINT_POINTER)) for n in names):
+            print("No checkpoint found, train from scratch")
+            return 0
+        print(f'Found checkpoint at "{directory}" (will resume training)')
+        start_epoch = 0
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(os.path.join(path, CHECKPOINT_POINTER)) as f:
+                fname = f.readline().strip()
+            ckpt = load_checkpoint(os.path.join(path, fname))
+            self._models[name].load_state_dict(ckpt["state_dict"])
+            print("Loaded model weights")
+            if self._optims[name] is not None and ckpt.get("optimizer"):
+                self._optims[name].load_state_dict(ckpt["optimizer"])
+                print("Loaded optimizer")
+            if self._scheds[name] is not None and ckpt.get("scheduler"):
+                self._scheds[name].load_state_dict(ckpt["scheduler"])
+                print("Loaded scheduler")
+            self.load_checkpoint_extra_state(name, ckpt)
+            start_epoch = ckpt["epoch"]
+            print(f"Previous epoch: {start_epoch}")
+            if "rng_state" in ckpt:
+                _set_rng_state(ckpt["rng_state"])
+        return start_epoch
+
+    def load_model(self, directory: str, epoch: int | None = None) -> None:
+        if not directory:
+            print("Note that load_model() is skipped as no pretrained model is given")
+            return
+        names = self.get_model_names()
+        model_file = "model-best.pth.tar" if epoch is None else f"model.pth.tar-{epoch}"
+        for name in names:
+            model_path = os.path.join(directory, name, model_file)
+            if not os.path.exists(model_path):
+                raise CheckpointError(
+                    f'Model not found at "{model_path}". The training run in "{directory}" may not have '
+                    "finished, or --load-epoch does not match the epochs it trained."
+                )
+            ckpt = load_checkpoint(model_path)
+            state_dict = self.filter_loaded_state_dict(name, ckpt["state_dict"])
+            print(f'Load {model_path} to {name} (epoch={ckpt["epoch"]}, val_result={ckpt.get("val_result")})')
+            self._models[name].load_state_dict(state_dict, strict=False)
+
+    def filter_loaded_state_dict(self, name: str, state_dict: dict) -> dict:
+        """Hook to drop class-specific entries so prompts trained on base classes load for new ones."""
+        return state_dict

@@ -1,0 +1,139 @@
+"""``PromptTrainer``: what every prompt-learning trainer shares, on either runtime.
+
+It wires a config node to a learner, builds :class:`PromptedCLIP` with frozen CLIP weights,
+and splits Dassl's ``model_backward_and_update`` at the point meta methods need:
+
+    zero_grad -> backward -> (unscale under AMP) -> modulate_gradients() -> optimizer step
+
+Subclasses set ``CFG_NODE`` (their ``cfg.TRAINER`` node) and ``LEARNER`` (a learner class with
+``from_cfg``); meta trainers override ``forward_backward`` / ``modulate_gradients``.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from metaprompt.clip import autocast, load_clip, needs_grad_scaler, resolve_precision
+from metaprompt.learners import PromptedCLIP, PromptLearner
+from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
+
+MODEL_NAME = "prompt_learner"  # the checkpoint subfolder, as in the CoOp family
+
+
+def compute_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
+    return 100.0 * (output.argmax(dim=1) == target).float().mean().item()
+
+
+# The built-in TrainerX already uses the safe checkpoint methods; real Dassl's gets them in front.
+_BASES = (TrainerX,) if issubclass(TrainerX, SafeCheckpointMixin) else (SafeCheckpointMixin, TrainerX)
+
+
+class PromptTrainer(*_BASES):
+    CFG_NODE: str = ""
+    LEARNER: type[PromptLearner]
+
+    @property
+    def node(self):
+        return self.cfg.TRAINER[self.CFG_NODE]
+
+    def check_cfg(self, cfg) -> None:
+        resolve_precision(cfg.TRAINER[self.CFG_NODE].PREC, torch.device("cpu"))  # validates the name
+
+    # -- model -----------------------------------------------------------------------------
+    def build_learner(self, clip_model, classnames) -> PromptLearner:
+        return self.LEARNER.from_cfg(self.node, clip_model.token_embedding, clip_model.visual.conv1.out_channels,
+                                     len(classnames))
+
+    def build_model(self) -> None:
+        cfg = self.cfg
+        classnames = self.dm.dataset.classnames
+        self.prec = resolve_precision(self.node.PREC, self.device)
+        backbone = cfg.MODEL.BACKBONE.NAME
+        print(f"Loading CLIP (backbone: {backbone})")
+        clip_model = load_clip(backbone, cfg.MODEL.BACKBONE.PATH)
+        size = clip_model.visual.input_resolution
+        if tuple(cfg.INPUT.SIZE) != (size, size):
+            raise ValueError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects ({size}, {size}). "
+                             "Set INPUT.SIZE to match the backbone.")
+        if self.prec == "fp16":
+            clip_model.half()
+        print(f"Building {type(self).__name__} prompt learner")
+        learner = self.build_learner(clip_model, classnames).to(clip_model.dtype)
+        self.model = PromptedCLIP(clip_model, learner, classnames)
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(name.startswith("prompt_learner."))
+        n_trainable = sum(p.numel() for p in learner.parameters())
+        print(f"Trainable prompt tensors: {len(learner.prompts)} ({n_trainable:,} parameters)")
+        if cfg.MODEL.INIT_WEIGHTS:
+            self.load_init_weights(cfg.MODEL.INIT_WEIGHTS)
+        self.model.to(self.device)
+        self.optim = build_optimizer(learner, cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.register_model(MODEL_NAME, learner, self.optim, self.sched)
+        self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.prec, self.device) else None
+
+    def load_init_weights(self, path: str) -> None:
+        from metaprompt.runtime.checkpoint import load_checkpoint
+
+        state = load_checkpoint(path)
+        self.model.prompt_learner.load_state_dict(state.get("state_dict", state), strict=False)
+
+    # -- training step ---------------------------------------------------------------------
+    def forward_backward(self, batch) -> dict:
+        image, label = self.parse_batch_train(batch)
+        with autocast(self.prec, self.device):
+            output = self.model(image)
+            loss = F.cross_entropy(output, label)
+        self.backward_and_update(loss)
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return {"loss": loss.item(), "acc": compute_accuracy(output, label)}
+
+    def backward_and_update(self, loss: torch.Tensor, names=None) -> None:
+        """Dassl's ``model_backward_and_update`` with the gradient hook between backward and step."""
+        self.model_zero_grad(names)
+        self.detect_anomaly(loss)
+        names = self.get_model_names(names)
+        if self.scaler is None:
+            loss.backward()
+            self.modulate_gradients()
+            self.model_update(names)
+            return
+        self.scaler.scale(loss).backward()
+        for name in names:
+            if self._optims[name] is not None:
+                self.scaler.unscale_(self._optims[name])
+        self.modulate_gradients()
+        for name in names:
+            if self._optims[name] is not None:
+                self.scaler.step(self._optims[name])
+        self.scaler.update()
+
+    def modulate_gradients(self) -> None:
+        """Hook: rewrite prompt gradients in place (fp32, unscaled) before the optimizer step."""
+
+    # -- evaluation and checkpoints ---------------------------------------------------------
+    def model_inference(self, input: torch.Tensor) -> torch.Tensor:
+        with autocast(self.prec, self.device):
+            return self.model(input).float()
+
+    def test(self, split=None):
+        with self.model.cached_text_features():
+            return super().test(split)
+
+    def after_epoch(self) -> None:
+        """Dassl's checkpoints, plus a rolling one every epoch so an interrupted run can resume."""
+        super().after_epoch()
+        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        epoch = self.epoch + 1
+        if epoch == self.max_epoch or (freq > 0 and epoch % freq == 0):
+            return  # Dassl's after_epoch has just saved this epoch
+        self.save_model(self.epoch, self.output_dir)
+        previous = epoch - 1
+        if previous >= 1 and not (freq > 0 and previous % freq == 0):
+            for name in self.get_model_names():
+                path = os.path.join(self.output_dir, name, f"model.pth.tar-{previous}")
+                if os.path.exists(path):
+                    os.remove(path)
