@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from metaprompt.config import ConfigError, build_cfg
     from metaprompt.datasets import DatasetNotFoundError
     from metaprompt.runtime import (BACKEND, TRAINER_REGISTRY, CheckpointError, DATASET_REGISTRY, build_trainer,
-                                    collect_env_info, set_random_seed, setup_logger)
+                                    collect_env_info, set_random_seed)
+    from metaprompt.runtime.builtin.utils import setup_logger  # same log.txt on both runtimes
 
     try:
         cfg = build_cfg(args.dataset_config_file, args.config_file, args.opts or [], args_to_overrides(args))

@@ -35,17 +35,21 @@ class _Tee:
 
 
 def setup_logger(output: str | None = None) -> None:
-    """Tee stdout into ``<output>/log.txt``; an existing log gets a time-stamped sibling (as Dassl)."""
+    """Tee stdout into ``<output>/log.txt``, appending to an existing log.
+
+    Dassl starts a time-stamped sibling instead; appending keeps a resumed or repeated run's
+    result in ``log.txt``, where the sweep scripts and parsers look for it.
+    """
     if not output:
         return
     fpath = output if output.endswith((".txt", ".log")) else os.path.join(output, "log.txt")
-    if os.path.exists(fpath):
-        fpath += time.strftime("-%Y-%m-%d-%H-%M-%S")
     mkdir_if_missing(os.path.dirname(fpath) or ".")
     if isinstance(sys.stdout, _Tee):
         sys.stdout.close()
         sys.stdout = sys.stdout.console
     sys.stdout = _Tee(fpath)
+    if os.path.getsize(fpath) > 0:
+        print(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')}: new run appended to this log =====")
 
 
 def set_random_seed(seed: int) -> None:
