@@ -285,9 +285,14 @@ class CoOpDataset(DatasetBase):
     def load_lists(self) -> Lists:
         lists = self.read_lists()
         if lists is None:
-            self.require(type(self).split_sources)
-            print(f"{self.split_path} not found: building a 50/20/30 split with the run's seed "
-                  "(it will differ from CoOp's published split; see docs/datasets.md)")
+            source = self.first_missing(type(self).split_sources)
+            if source:
+                split_name = type(self).split_name
+                raise DatasetNotFoundError(
+                    f"{type(self).__name__}: {split_name} not found in {self.dataset_dir}. {self.fix_for(split_name)} "
+                    f"Without it a split is built from {source}, which is missing too: {self.fix_for(source)}")
+            print(f"{self.split_path} not found: building a split with the run's seed (it will differ from "
+                  "CoOp's published split; see docs/datasets.md)")
             train, val, test = self.build_split()
             save_split(train, val, test, self.split_path, self.image_dir)
             lists = {"train": train, "val": val, "test": test}

@@ -218,7 +218,8 @@ def test_missing_required_file_raises_with_its_fix(tmp_path, name):
 def test_missing_split_sources_are_named(tmp_path):
     LAYOUTS["OxfordPets"](str(tmp_path))
     os.remove(os.path.join(tmp_path, "oxford_pets", "annotations", "trainval.txt"))
-    with pytest.raises(DatasetNotFoundError, match=r"annotations/trainval.txt not found.*annotations.tar.gz"):
+    pattern = r"split_zhou_OxfordPets.json not found.*DATASETS.md.*annotations/trainval.txt.*annotations.tar.gz"
+    with pytest.raises(DatasetNotFoundError, match=pattern):
         build("OxfordPets", tmp_path)
 
 
