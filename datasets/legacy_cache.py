@@ -115,17 +115,23 @@ def read_dassl_lists(path: str, prefix: str, keys: Sequence[str], check_files: b
     missing = [k for k in keys if k not in data]
     if missing:
         raise DatasetFileError(f"{path} has no {missing[0]!r} list (it holds {sorted(data)}). Delete it to draw again.")
-    out: dict[str, list[Datum]] = {}
-    for key in keys:
-        items = []
-        for rec in data[key]:
-            impath = remap_path(rec._impath, prefix)
-            if impath is None:
+    new_dirs: dict[str, str] = {}  # old folder -> new folder: the remap depends only on the folder
+
+    def remapped(old: str) -> str:
+        cut = max(old.rfind("/"), old.rfind("\\"))
+        old_folder = old[:cut] if cut >= 0 else ""
+        folder = new_dirs.get(old_folder)
+        if folder is None:
+            new = remap_path(old, prefix)
+            if new is None:
                 raise DatasetFileError(
-                    f"{path} lists {rec._impath!r}, which cannot be mapped into {prefix} (no "
+                    f"{path} lists {old!r}, which cannot be mapped into {prefix} (no "
                     f"{os.path.basename(prefix)!r} folder in the path). Delete the cache to draw again.")
-            items.append(Datum(impath=impath, label=rec._label, domain=rec._domain, classname=rec._classname))
-        out[key] = items
+            folder = new_dirs[old_folder] = os.path.dirname(new)
+        return os.path.join(folder, old[cut + 1:])
+
+    out = {key: [Datum(impath=remapped(r._impath), label=r._label, domain=r._domain, classname=r._classname)
+                 for r in data[key]] for key in keys}
     if check_files:
         absent = [d.impath for v in out.values() for d in v if not os.path.isfile(d.impath)]
         if absent:
