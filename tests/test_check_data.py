@@ -103,3 +103,25 @@ def test_every_dataset_has_a_config_with_coops_file_name(repo):
     for config_name, registry_name in DATASETS.items():
         with open(os.path.join(repo, "configs", "datasets", f"{config_name}.yaml")) as f:
             assert yaml.safe_load(f) == {"DATASET": {"NAME": registry_name}}
+
+
+def test_counts_equal_to_coops_are_ok_and_missing_split_sources_are_named(tmp_path, capsys, monkeypatch):
+    from metaprompt.datasets.sun397 import SUN397
+
+    truth = LAYOUTS["SUN397"](str(tmp_path))
+    build("SUN397", tmp_path)
+    n_val = sum(round(sum(1 for t in truth.trainval if t[1] == y) * 0.2) for y in range(5))
+    counts = {"train": (5, len(truth.trainval) - n_val), "val": (5, n_val), "test": (5, len(truth.test))}
+    monkeypatch.setattr(SUN397, "published", counts)  # as if this were the full dataset
+    code, out = run_check(capsys, tmp_path, "sun397")
+    assert code == 0 and block(out, "SUN397").startswith("[ok]")
+    assert f"train: 5 classes, {counts['train'][1]} images (as CoOp's)" in out
+
+    LAYOUTS["UCF101"](str(tmp_path))
+    os.remove(tmp_path / "ucf101" / "ucfTrainTestlist" / "testlist01.txt")
+    code, out = run_check(capsys, tmp_path, "ucf101")
+    report = block(out, "UCF101")
+    assert code == 1 and report.startswith("[INCOMPLETE]")
+    assert f"first missing: {tmp_path}/ucf101/split_zhou_UCF101.json (and {tmp_path}/ucf101/ucfTrainTestlist/" \
+           "testlist01.txt, needed to build a split without it)" in report
+    assert "fix: Download split_zhou_UCF101.json" in report
