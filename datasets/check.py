@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from metaprompt.runtime import DATASET_REGISTRY
 
 from . import base
-from .base import CoOpDataset, DatasetNotFoundError, TestOnlyDataset
+from .base import CoOpDataset, DatasetFileError, DatasetNotFoundError, TestOnlyDataset
 
 # CoOp's config file names -> registry names, in the order of CoOp's tables.
 DATASETS = {
@@ -76,8 +76,10 @@ def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the readers narrate; the report says it all
             lists = ds.read_lists()
-    except DatasetNotFoundError as e:  # includes unreadable or refused files
+    except DatasetFileError as e:  # a malformed, unsafe or inconsistent file
         return rep.problem(INCOMPLETE, str(e), "Replace the file named above with the original.")
+    except DatasetNotFoundError as e:  # e.g. a class folder that a list names
+        return rep.problem(INCOMPLETE, str(e), cls.download_hint)
     if lists is None:
         fix = ds.fix_for(cls.split_name)
         source = ds.first_missing(cls.split_sources)
