@@ -29,6 +29,6 @@ setup(
         "numpy",
         "pillow",
     ],
-    extras_require={"test": ["pytest>=7"], "plots": ["matplotlib"]},
+    extras_require={"test": ["pytest>=7", "scipy"], "plots": ["matplotlib"]},  # scipy: .mat label files
     entry_points={"console_scripts": ["metaprompt-train=metaprompt.cli.train:main"]},
 )

@@ -1,26 +1,38 @@
-"""What the CoOp-family dataset readers share: split files, few-shot draws, base/new classes.
+"""What the CoOp-family dataset readers share: layouts, split files, few-shot draws, base/new classes.
 
-Rules (see the protocol doc): few-shot sampling uses the run's seeded ``random`` stream
-(Dassl's ``generate_fewshot_dataset``), train then val with ``min(K, 4)``; the draw is cached
-per (K, seed) in ``split_fewshot/`` as JSON with paths relative to the image folder, so a
-moved dataset folder still works and reading a cache never executes code. Base/new selection
-happens after few-shot sampling: sort the train labels, base = first ceil(n/2), new = the
-rest, relabelled from 0.
+Rules (see docs/datasets.md and the protocol doc):
+
+- A split file (``split_zhou_*.json``) holds ``{"train"|"val"|"test": [[relpath, label, classname]]}``
+  with paths relative to the image folder. When it is missing, the dataset builds one from its
+  sources with the run's seeded ``random`` stream (before the few-shot draw) and saves it.
+- Few-shot sampling is Dassl's ``generate_fewshot_dataset`` on the run's stream: train with K,
+  then val with ``min(K, 4)``. The draw is cached per (K, seed) in ``split_fewshot/`` as JSON
+  with relative paths; an existing cache (ours, or a Dassl pickle read by ``legacy_cache``
+  without executing it) wins over the fresh draw. The draw happens either way, so the random
+  stream after the dataset is built is the same with or without a cache.
+- Base/new selection happens after few-shot sampling: sort the train labels, base = first
+  ceil(n/2), new = the rest, relabelled from 0.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
-from typing import Sequence
+from typing import Iterable, Sequence
 
-from metaprompt.runtime import DatasetBase, Datum, read_json, write_json
+from metaprompt.runtime import DatasetBase, Datum, read_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
+Lists = dict  # split name ("train", "val", "test") -> list[Datum]
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    pass
+    """A dataset file or folder is missing; the message says what to put where."""
+
+
+class DatasetFileError(DatasetNotFoundError):
+    """A dataset file exists but cannot be used (malformed, unsafe or stale); the message says why."""
 
 
 def resolve_root(cfg) -> str:
@@ -38,29 +50,59 @@ def require_path(path: str, what: str, fix: str) -> str:
     return path
 
 
-def read_split(filepath: str, path_prefix: str) -> tuple[list[Datum], list[Datum], list[Datum]]:
-    """CoOp's ``split_zhou_*.json``: ``{"train": [[relpath, label, classname], ...], "val", "test"}``."""
-    split = read_json(filepath)
+def write_json_atomic(obj, path: str, compact: bool = False) -> None:
+    """Write through a temporary file, so an interrupted run never leaves half a split or cache."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        if compact:
+            json.dump(obj, f, separators=(",", ":"))
+        else:
+            json.dump(obj, f, indent=4, separators=(",", ": "))
+    os.replace(tmp, path)
 
-    def convert(items):
-        return [Datum(impath=os.path.join(path_prefix, p), label=int(y), classname=c) for p, y, c in items]
 
-    return convert(split["train"]), convert(split["val"]), convert(split["test"])
+def to_datums(items: Iterable, path_prefix: str) -> list[Datum]:
+    return [Datum(impath=os.path.join(path_prefix, p), label=int(y), classname=c) for p, y, c in items]
 
 
-def _relative(items: Sequence[Datum], path_prefix: str) -> list[list]:
+def relative_items(items: Sequence[Datum], path_prefix: str) -> list[list]:
+    """``[[relpath, label, classname], ...]``; paths outside ``path_prefix`` stay as they are."""
+    prefix = os.path.join(path_prefix, "")
     out = []
     for item in items:
         path = item.impath
-        if path.startswith(path_prefix):
-            path = path[len(path_prefix):].lstrip(os.sep)
+        if path.startswith(prefix):
+            path = path[len(prefix):]
         out.append([path, item.label, item.classname])
     return out
 
 
+def read_lists_json(filepath: str, path_prefix: str, keys: Sequence[str]) -> Lists:
+    """A split file or few-shot cache; ``keys`` are the lists it must hold."""
+    try:
+        data = read_json(filepath)
+        missing = [k for k in keys if k not in data]
+        if missing:
+            raise KeyError(f"no {missing[0]!r} list")
+        return {k: to_datums(data[k], path_prefix) for k in keys}
+    except (ValueError, KeyError, TypeError) as e:
+        raise DatasetFileError(
+            f"{filepath} is not a valid split file ({type(e).__name__}: {e}); it must hold "
+            f'{{{", ".join(repr(k) for k in keys)}: [[relative path, label, class name], ...]}}. '
+            "Replace it with the original or delete it to build a new one."
+        ) from None
+
+
+def read_split(filepath: str, path_prefix: str) -> tuple[list[Datum], list[Datum], list[Datum]]:
+    """CoOp's ``split_zhou_*.json``: ``{"train": [[relpath, label, classname], ...], "val", "test"}``."""
+    lists = read_lists_json(filepath, path_prefix, ("train", "val", "test"))
+    return lists["train"], lists["val"], lists["test"]
+
+
 def save_split(train, val, test, filepath: str, path_prefix: str) -> None:
-    write_json({"train": _relative(train, path_prefix), "val": _relative(val, path_prefix),
-                "test": _relative(test, path_prefix)}, filepath)
+    write_json_atomic({"train": relative_items(train, path_prefix), "val": relative_items(val, path_prefix),
+                       "test": relative_items(test, path_prefix)}, filepath)
     print(f"Saved split to {filepath}")
 
 
@@ -89,92 +131,243 @@ def split_trainval(trainval: Sequence[Datum], p_val: float = 0.2) -> tuple[list[
         items = list(items)
         random.shuffle(items)
         n_val = round(len(items) * p_val)
-        assert n_val > 0, "each class needs enough images for a validation sample"
+        if n_val < 1:
+            raise DatasetFileError(f"class {items[0].classname!r} has {len(items)} train+val images: too few to "
+                                   f"hold out a validation image ({p_val:.0%})")
         val.extend(items[:n_val])
         train.extend(items[n_val:])
     return train, val
 
 
-def read_and_split_data(image_dir: str, p_trn: float = 0.5, p_val: float = 0.2, ignored: Sequence[str] = (),
-                        new_cnames: dict | None = None) -> tuple[list[Datum], list[Datum], list[Datum]]:
-    """Build a 50/20/30 per-class split from ``image_dir/<class>/*`` with the run's random stream.
-
-    Folders and files are listed *sorted* (the reference lists them in filesystem order, so its
-    generated splits differ between machines; sorting is this project's documented deviation).
-    """
-    categories = sorted(c for c in os.listdir(image_dir) if not c.startswith(".") and c not in ignored)
+def split_per_class(groups: Iterable[tuple[int, str, list[str]]], p_trn: float = 0.5, p_val: float = 0.2):
+    """``(label, classname, image paths)`` per class, in order: shuffle each with the run's stream and
+    cut round(n*p_trn) train, round(n*p_val) val, the rest test."""
     train, val, test = [], [], []
-    for label, category in enumerate(categories):
-        folder = os.path.join(image_dir, category)
-        images = [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if not f.startswith(".")]
-        random.shuffle(images)
-        n_total = len(images)
-        n_train = round(n_total * p_trn)
-        n_val = round(n_total * p_val)
-        n_test = n_total - n_train - n_val
-        assert n_train > 0 and n_val > 0 and n_test > 0, f"class folder {folder} has too few images to split"
-        name = new_cnames.get(category, category) if new_cnames else category
-        make = lambda paths: [Datum(impath=p, label=label, classname=name) for p in paths]  # noqa: E731
-        train.extend(make(images[:n_train]))
-        val.extend(make(images[n_train:n_train + n_val]))
-        test.extend(make(images[n_train + n_val:]))
+    for label, name, paths in groups:
+        paths = list(paths)
+        random.shuffle(paths)
+        n_train, n_val = round(len(paths) * p_trn), round(len(paths) * p_val)
+        if min(n_train, n_val, len(paths) - n_train - n_val) < 1:
+            raise DatasetFileError(f"class {name!r} has {len(paths)} images: too few for a "
+                                   f"{p_trn:.0%}/{p_val:.0%}/rest split")
+        make = lambda ps: [Datum(impath=p, label=label, classname=name) for p in ps]  # noqa: E731
+        train.extend(make(paths[:n_train]))
+        val.extend(make(paths[n_train:n_train + n_val]))
+        test.extend(make(paths[n_train + n_val:]))
     return train, val, test
 
 
-class CoOpDataset(DatasetBase):
-    """Template of a CoOp-family reader; subclasses say where files are and how to build a split.
+def list_dirs(path: str, ignored: Sequence[str] = ()) -> list[str]:
+    """Sub-folders, sorted, without hidden and ignored ones."""
+    return sorted(e.name for e in os.scandir(path)
+                  if e.is_dir() and not e.name.startswith(".") and e.name not in ignored)
 
-    Subclasses set ``dataset_dir`` (folder under the root), ``image_subdir`` and ``split_name``,
-    and implement ``build_split()`` for the case where the split file is missing.
+
+def list_files(path: str) -> list[str]:
+    """Files, sorted (the reference keeps filesystem order; sorting is the documented deviation)."""
+    return sorted(e.name for e in os.scandir(path) if not e.name.startswith(".") and not e.is_dir())
+
+
+def read_and_split_data(image_dir: str, p_trn: float = 0.5, p_val: float = 0.2, ignored: Sequence[str] = (),
+                        new_cnames: dict | None = None) -> tuple[list[Datum], list[Datum], list[Datum]]:
+    """A 50/20/30 per-class split of ``image_dir/<class>/*``: labels follow the sorted class folders.
+
+    Folders and files are listed *sorted* (the reference lists a folder's images in filesystem
+    order, so its generated splits differ between machines; sorting is the documented deviation).
+    """
+    new_cnames = new_cnames or {}
+    groups = []
+    for label, folder in enumerate(list_dirs(image_dir, ignored)):
+        paths = [os.path.join(image_dir, folder, f) for f in list_files(os.path.join(image_dir, folder))]
+        groups.append((label, new_cnames.get(folder, folder), paths))
+    return split_per_class(groups, p_trn, p_val)
+
+
+def read_classnames(path: str) -> dict[str, str]:
+    """ImageNet's ``classnames.txt``: ``<wnid> <class name>`` per line, in file order."""
+    names: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.strip().split(" ", 1)
+            if parts[0]:
+                names[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
+    return names
+
+
+class CoOpDataset(DatasetBase):
+    """Template of a CoOp-family reader; subclasses say where the files are and how to build a split.
+
+    Class attributes (paths relative to the dataset folder):
+    ``dataset_dir`` folder under the root; ``image_subdir`` the folder split paths are relative
+    to ("" for the dataset folder); ``split_name`` the split file ("" when the dataset ships its
+    own lists); ``required`` other paths every run needs; ``split_sources`` what building a missing
+    split needs; ``sources`` path -> where it comes from (the fix a missing path gets, else
+    ``download_hint``); ``published`` split -> (classes, images) in CoOp's dataset table.
     """
 
     dataset_dir = ""
     image_subdir = "images"
-    split_name = ""  # e.g. split_zhou_OxfordPets.json
-    download_hint = "See the CoOp DATASETS.md instructions for this dataset."
+    split_name = ""
+    required: tuple[str, ...] = ()
+    split_sources: tuple[str, ...] = ()
+    sources: dict[str, str] = {}
+    download_hint = "See docs/datasets.md (the CoOp DATASETS.md layout) for this dataset."
+    published: dict[str, tuple[int, int]] = {}
 
     def __init__(self, cfg) -> None:
-        root = resolve_root(cfg)
-        self.dataset_dir = os.path.join(root, type(self).dataset_dir)
+        self.locate(resolve_root(cfg))
         self.prepare(self.dataset_dir)
-        require_path(self.dataset_dir, f"Dataset folder of {type(self).__name__}",
-                     f"Put the dataset under --root as {type(self).dataset_dir}/. {self.download_hint}")
-        self.image_dir = os.path.join(self.dataset_dir, self.image_subdir)
-        self.split_path = os.path.join(self.dataset_dir, self.split_name)
-        self.split_fewshot_dir = os.path.join(self.dataset_dir, "split_fewshot")
-
-        if os.path.exists(self.split_path):
-            train, val, test = read_split(self.split_path, self.image_dir)
-        else:
-            train, val, test = self.build_split()
-            save_split(train, val, test, self.split_path, self.image_dir)
-
+        self.require(self.required_paths())
+        lists = self.load_lists()
+        train, val, test = lists["train"], lists.get("val"), lists["test"]
         num_shots = cfg.DATASET.NUM_SHOTS
         if num_shots >= 1:
             train, val = self.fewshot(train, val, num_shots, cfg.SEED)
-        train, val, test = subsample_classes(train, val, test, subsample=cfg.DATASET.SUBSAMPLE_CLASSES)
+        subsample = cfg.DATASET.SUBSAMPLE_CLASSES
+        if val is None:  # the test split doubles as val (ImageNet)
+            train, test = subsample_classes(train, test, subsample=subsample)
+            val = test
+        else:
+            train, val, test = subsample_classes(train, val, test, subsample=subsample)
         super().__init__(train_x=train, val=val, test=test)
 
+    # -- where things are -------------------------------------------------------------------
+    @classmethod
+    def at(cls, root: str) -> "CoOpDataset":
+        """The reader located under ``root`` without loading anything (for the data checker)."""
+        obj = cls.__new__(cls)
+        obj.locate(os.path.abspath(os.path.expanduser(root)))
+        return obj
+
+    def locate(self, root: str) -> None:
+        cls = type(self)
+        self.root = root
+        self.dataset_dir = os.path.join(root, cls.dataset_dir)
+        self.image_dir = os.path.join(self.dataset_dir, cls.image_subdir) if cls.image_subdir else self.dataset_dir
+        self.split_path = os.path.join(self.dataset_dir, cls.split_name) if cls.split_name else ""
+        self.split_fewshot_dir = os.path.join(self.dataset_dir, "split_fewshot")
+
     def prepare(self, dataset_dir: str) -> None:
-        """Hook for datasets that can create themselves (the synthetic ones)."""
+        """Hook for datasets that can create themselves (the synthetic one)."""
+
+    def required_paths(self) -> tuple[str, ...]:
+        return ((type(self).image_subdir,) if type(self).image_subdir else ()) + type(self).required
+
+    def fix_for(self, relpath: str) -> str:
+        return type(self).sources.get(relpath, type(self).download_hint)
+
+    def first_missing(self, relpaths: Iterable[str]) -> str | None:
+        """The dataset folder itself, or the first of ``relpaths`` that does not exist."""
+        if not os.path.isdir(self.dataset_dir):
+            return ""
+        return next((p for p in relpaths if not os.path.exists(os.path.join(self.dataset_dir, p))), None)
+
+    def require(self, relpaths: Iterable[str]) -> None:
+        missing = self.first_missing(relpaths)
+        if missing is None:
+            return
+        name = type(self).__name__
+        if missing == "":
+            raise DatasetNotFoundError(
+                f"{name}: dataset folder not found: {self.dataset_dir}. Put the dataset under the data root as "
+                f"{type(self).dataset_dir}/. {type(self).download_hint}")
+        raise DatasetNotFoundError(f"{name}: {missing} not found in {self.dataset_dir}. {self.fix_for(missing)}")
+
+    # -- the split lists ----------------------------------------------------------------------
+    def read_lists(self) -> Lists | None:
+        """The lists as stored, without drawing from the random stream or writing anything;
+        None when the split file is missing and has to be built (see ``build_split``)."""
+        if self.split_path and os.path.exists(self.split_path):
+            print(f"Reading split from {self.split_path}")
+            return read_lists_json(self.split_path, self.image_dir, ("train", "val", "test"))
+        return None
+
+    def load_lists(self) -> Lists:
+        lists = self.read_lists()
+        if lists is None:
+            source = self.first_missing(type(self).split_sources)
+            if source:
+                split_name = type(self).split_name
+                raise DatasetNotFoundError(
+                    f"{type(self).__name__}: {split_name} not found in {self.dataset_dir}. {self.fix_for(split_name)} "
+                    f"Without it a split is built from {source}, which is missing too: {self.fix_for(source)}")
+            print(f"{self.split_path} not found: building a split with the run's seed (it will differ from "
+                  "CoOp's published split; see docs/datasets.md)")
+            train, val, test = self.build_split()
+            save_split(train, val, test, self.split_path, self.image_dir)
+            lists = {"train": train, "val": val, "test": test}
+        return lists
 
     def build_split(self) -> tuple[list[Datum], list[Datum], list[Datum]]:
-        raise DatasetNotFoundError(
-            f"Split file not found: {self.split_path}. {self.download_hint}"
-        )
+        raise DatasetNotFoundError(f"Split file not found: {self.split_path}. {self.fix_for(type(self).split_name)}")
+
+    # -- few-shot draws -----------------------------------------------------------------------
+    def fewshot_cache_paths(self, num_shots: int, seed: int) -> tuple[str, str]:
+        """(our JSON cache, Dassl's pickle cache) for a (K, seed)."""
+        stem = os.path.join(self.split_fewshot_dir, f"shot_{num_shots}-seed_{seed}")
+        return stem + ".json", stem + ".pkl"
 
     def fewshot(self, train, val, num_shots: int, seed: int):
-        """Draw K shots (always, so the random stream is the same with or without a cache); a cached
-        draw for (K, seed) wins, so every method sees the same shots."""
+        """Draw K shots per class from train and min(K, 4) from val (val None: not drawn, as ImageNet
+        does). The draw always happens, so the random stream is the same with or without a cache;
+        a cached draw for (K, seed) wins, so every method sees the same shots."""
         drawn_train = self.generate_fewshot_dataset(train, num_shots=num_shots)
-        drawn_val = self.generate_fewshot_dataset(val, num_shots=min(num_shots, 4))
-        cache = os.path.join(self.split_fewshot_dir, f"shot_{num_shots}-seed_{seed}.json")
-        if os.path.exists(cache):
-            print(f"Loading preprocessed few-shot data from {cache}")
-            cached_train, cached_val, _ = read_split(cache, self.image_dir)
-            return cached_train, cached_val
-        if seed >= 0:
-            print(f"Saving preprocessed few-shot data to {cache}")
-            write_json({"train": _relative(drawn_train, self.image_dir), "val": _relative(drawn_val, self.image_dir),
-                        "test": []}, cache)
-        return drawn_train, drawn_val
+        drawn_val = None if val is None else self.generate_fewshot_dataset(val, num_shots=min(num_shots, 4))
+        if seed < 0:  # a random seed: nothing to share with other runs
+            return drawn_train, drawn_val
+        keys = ("train",) if val is None else ("train", "val")
+        json_path, pkl_path = self.fewshot_cache_paths(num_shots, seed)
+        if os.path.exists(json_path):
+            print(f"Loading preprocessed few-shot data from {json_path}")
+            cached = read_lists_json(json_path, self.image_dir, keys)
+        elif os.path.exists(pkl_path):
+            from .legacy_cache import read_dassl_lists
+
+            print(f"Loading preprocessed few-shot data from {pkl_path} (Dassl pickle, read without executing it)")
+            cached = read_dassl_lists(pkl_path, self.image_dir, keys, check_files=True)
+        else:
+            print(f"Saving preprocessed few-shot data to {json_path}")
+            write_json_atomic({k: relative_items(v, self.image_dir)
+                               for k, v in (("train", drawn_train), ("val", drawn_val)) if v is not None}, json_path)
+            return drawn_train, drawn_val
+        return cached["train"], cached.get("val")
+
+
+class TestOnlyDataset(CoOpDataset):
+    """An evaluation-only set (the ImageNet variants): shots, seed and base/new do not apply."""
+
+    required = ("classnames.txt",)
+    sources = {"classnames.txt": "Copy classnames.txt from the imagenet/ folder (CoOp's ImageNet class names)."}
+
+    def __init__(self, cfg) -> None:
+        self.locate(resolve_root(cfg))
+        self.require(self.required_paths())
+        if cfg.DATASET.SUBSAMPLE_CLASSES != "all":
+            print(f"{type(self).__name__} is a test-only set: DATASET.SUBSAMPLE_CLASSES is ignored (all classes)")
+        data = self.read_lists()["test"]
+        DatasetBase.__init__(self, train_x=data, test=data)
+
+    def classnames_by_wnid(self) -> dict[str, str]:
+        return read_classnames(os.path.join(self.dataset_dir, "classnames.txt"))
+
+    def read_class_folders(self, folders: Sequence[tuple[str, str]]) -> list[Datum]:
+        """``(folder under image_dir, class name)`` per label 0, 1, ...: every file in it."""
+        items = []
+        for label, (folder, name) in enumerate(folders):
+            path = os.path.join(self.image_dir, folder)
+            if not os.path.isdir(path):
+                raise DatasetNotFoundError(f"{type(self).__name__}: class folder {path} not found. "
+                                           f"{type(self).download_hint}")
+            items.extend(Datum(impath=os.path.join(path, f), label=label, classname=name) for f in list_files(path))
+        return items
+
+    def read_wnid_folders(self, ignored: Sequence[str] = ()) -> list[Datum]:
+        """``image_dir/<wnid>/*``: labels follow the sorted folders (a 200-class subset is renumbered
+        from 0), names come from classnames.txt."""
+        names = self.classnames_by_wnid()
+        folders = list_dirs(self.image_dir, ignored)
+        unknown = [f for f in folders if f not in names]
+        if unknown:
+            raise DatasetFileError(f"{type(self).__name__}: classnames.txt has no line for folder(s) {unknown[:5]} of "
+                                   f"{self.image_dir}. Use CoOp's ImageNet classnames.txt (1000 lines).")
+        return self.read_class_folders([(f, names[f]) for f in folders])
