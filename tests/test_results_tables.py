@@ -240,6 +240,10 @@ def test_xd_dg_and_fewshot_tables(tmp_path, capsys):
 
     assert main([root, "--setting", "fewshot", "--format", "markdown"]) == 0
     assert "dtd 4-shot seed 3: missing" in capsys.readouterr().out
+    for setting in ("fewshot", "xd"):
+        png = os.path.join(root, f"{setting}.png")
+        assert main([root, "--setting", setting, "--figure", png, "--format", "csv"]) == 0
+        assert open(png, "rb").read(4) == b"\x89PNG"
 
 
 # -- shipped data and names -------------------------------------------------------------------
