@@ -28,6 +28,9 @@ check_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, 
 
 # check_opts KEY VALUE ...: config overrides come in pairs.
 check_opts() {
+  if (( $# % 2 == 1 )) && [[ "$1" =~ ^[0-9]+$ ]]; then  # the ProMetaR release's scripts take a GPU here
+    die "unexpected argument '$1': pick the GPU with CUDA_VISIBLE_DEVICES=$1 bash $0 ... (usage: $USAGE)"
+  fi
   (( $# % 2 == 0 )) || die "config overrides come in KEY VALUE pairs, got an odd number: $* (usage: $USAGE)"
 }
 

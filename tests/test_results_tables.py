@@ -57,6 +57,10 @@ def test_log_rules_rerun_sibling_and_validation_blocks(tmp_path):
     result = logparse.read_run(run)
     assert result.finished and result.accuracy == 77.3 and result.log.endswith("05")
     assert result.backbone == "ViT-B/16"
+    # train.py refuses to run into it again (it used to read log.txt only, and re-ran such a folder forever).
+    from metaprompt.cli.train import finished_run
+
+    assert finished_run(run)
     # The newest finished log wins.
     write_log(run, 78.1, name="log.txt-2025-02-01-00-00-00")
     assert logparse.read_run(run).accuracy == 78.1

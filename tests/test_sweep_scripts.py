@@ -52,6 +52,7 @@ def test_bad_arguments_are_refused(repo, script_env, tmp_path):
     for script, args, message in [
         ("base2new", ["synthetic", "one"], "SEED must be a non-negative integer"),
         ("base2new", ["synthetic", "1", "OPTIM.MAX_EPOCH"], "KEY VALUE pairs"),
+        ("base2new_train", ["synthetic", "1", "0"], "CUDA_VISIBLE_DEVICES=0"),  # the release's GPU argument
         ("fewshot", ["synthetic", "1", "0"], "SHOTS must be at least 1"),
         ("sweep", ["b2n"], "unknown setting 'b2n'"),
         ("base2new_train", ["synthetc", "1"], "unknown dataset(s): synthetc"),
