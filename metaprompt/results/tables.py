@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from metaprompt.clip.loading import OPENAI_FILES
+
 from .catalog import PROTOCOL_SEEDS, SETTINGS, Setting, paper_name, run_path
 from .collect import Run, find_runs
 from .logparse import harmonic_mean
@@ -223,8 +225,6 @@ class _Builder:
         return self.finish(trainer, cfg, None, seeds, columns, list(rows.values()) + [average], problems, runs, notes)
 
     def finish(self, trainer, cfg, shots, seeds, columns, rows, problems, runs, notes) -> Table:
-        from metaprompt.clip.loading import OPENAI_FILES
-
         notes = [STD_NOTE] + notes
         if tuple(seeds) != PROTOCOL_SEEDS:
             notes.append(f"these runs use seed(s) {', '.join(map(str, seeds))}; the protocol averages seeds "
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .render import render
+    from .render import render  # render builds on this module's table types
 
     args = build_parser().parse_args(argv)
     if args.compare:
