@@ -2,38 +2,87 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python}"
 OUTPUT="${OUTPUT:-output}"
+# The method and recipe the scripts run when TRAINER= / CFG= are not given (the ProMetaR release's).
+DEFAULT_TRAINER="ProMetaR"
+DEFAULT_CFG="vit_b16_c2_ep10_batch4_4+4ctx"
+TRAINER="${TRAINER:-$DEFAULT_TRAINER}"
 # Datasets that write themselves and run on a built-in CLIP: no DATA or weights needed.
 EMBEDDED_DATASETS="synthetic"
+# The benchmark's dataset lists, in the papers' table order (configs/datasets/<name>.yaml).
+# metaprompt/results/catalog.py holds the same lists; a test checks that they agree.
+BASE2NEW_DATASETS="imagenet caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101"
+XD_SOURCE_DEFAULT="imagenet"
+XD_TARGETS_DEFAULT="caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101"
+DG_TARGETS_DEFAULT="imagenetv2 imagenet_sketch imagenet_a imagenet_r"
 
 is_embedded() { [[ " $EMBEDDED_DATASETS " == *" $1 "* ]]; }
 
 die() { echo "error: $*" >&2; exit 2; }
 
-# A run folder is finished when its log reports a test result.
-finished() { [[ -f "$1/log.txt" ]] && grep -q '^\* accuracy:' "$1/log.txt"; }
+# usage_if_short COUNT NEEDED: print the calling script's USAGE and stop when arguments are missing.
+usage_if_short() {
+  if (( $1 < $2 )); then echo "usage: $USAGE" >&2; exit 2; fi
+}
+
+check_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2' (usage: $USAGE)"; }
+
+# check_opts KEY VALUE ...: config overrides come in pairs.
+check_opts() {
+  if (( $# % 2 == 1 )) && [[ "$1" =~ ^[0-9]+$ ]]; then  # the ProMetaR release's scripts take a GPU here
+    die "unexpected argument '$1': pick the GPU with CUDA_VISIBLE_DEVICES=$1 bash $0 ... (usage: $USAGE)"
+  fi
+  (( $# % 2 == 0 )) || die "config overrides come in KEY VALUE pairs, got an odd number: $* (usage: $USAGE)"
+}
+
+# A run folder is finished when one of its logs reports a test result (rule in logparse.py).
+finished() { "$PYTHON" "$REPO/metaprompt/results/logparse.py" finished "$1"; }
 
 # default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given.
 default_cfg() {
   if is_embedded "$2"; then echo smoke; return; fi
   case "$1" in
+    "$DEFAULT_TRAINER") echo "$DEFAULT_CFG" ;;
     CoOp) echo vit_b16_ep50_ctxv1 ;;
     *) ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
   esac
 }
 
-resolve_common() {  # sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and $DATASET
+# require_data DATASET ...: DATA must be set when any of them is a real dataset; the embedded ones
+# default to a folder in the user's cache.
+require_data() {
+  [[ -n "${DATA:-}" ]] && return 0
+  local d
+  for d in "$@"; do
+    is_embedded "$d" || die "DATA is not set ('$d' needs it): DATA=/path/to/datasets bash $0 ... (the folder that holds the dataset folders, e.g. \$DATA/oxford_pets/). Without data, try the embedded dataset: ${EMBEDDED_EXAMPLE:-bash $0 synthetic 1}"
+  done
+  DATA="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data"
+}
+
+# check_datasets DATASET ...: every name has a dataset config (checked before hours of training).
+check_datasets() {
+  local d unknown=""
+  for d in "$@"; do [[ -f "$REPO/configs/datasets/$d.yaml" ]] || unknown+=" $d"; done
+  [[ -z "$unknown" ]] || die "unknown dataset(s):$unknown; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')"
+}
+
+# resolve_common: sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and $DATASET. The recipe
+# defaults by $CFG_DATASET when set (the dataset the evaluated model was trained on), else $DATASET.
+resolve_common() {
+  require_data "$DATASET"
   DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"
-  [[ -f "$DATASET_CFG" ]] || die "unknown dataset '$DATASET'; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')"
-  [[ -d "$REPO/configs/trainers/$TRAINER" ]] || die "unknown trainer '$TRAINER'; available: $(ls "$REPO/configs/trainers" | tr '\n' ' ')"
-  CFG="${CFG:-$(default_cfg "$TRAINER" "$DATASET")}"
+  check_datasets "$DATASET"
+  [[ -d "$REPO/configs/trainers/$TRAINER" ]] || die "unknown trainer '$TRAINER' (set TRAINER=; the default is $DEFAULT_TRAINER); available: $(ls "$REPO/configs/trainers" | tr '\n' ' ')"
+  CFG="${CFG:-$(default_cfg "$TRAINER" "${CFG_DATASET:-$DATASET}")}"
   TRAINER_CFG="$REPO/configs/trainers/$TRAINER/$CFG.yaml"
   [[ -f "$TRAINER_CFG" ]] || die "no config '$CFG' for $TRAINER; available: $(ls "$REPO/configs/trainers/$TRAINER" | sed 's/\.yaml$//' | tr '\n' ' ')"
-  if [[ -z "${DATA:-}" ]]; then
-    if is_embedded "$DATASET"; then
-      DATA="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data"
-    else
-      die "DATA is not set: DATA=/path/to/datasets bash $0 ... (the folder that holds the dataset folders). Without data, try the embedded dataset: bash $0 synthetic 1"
-    fi
+}
+
+# run_dir SETTING_PATH DATASET SHOTS SEED: a run's output folder (trees documented in docs/benchmark.md).
+run_dir() { echo "$OUTPUT/$1/$2/shots_$3/$TRAINER/$CFG/seed$4"; }
+
+note_embedded() {
+  if is_embedded "$1"; then
+    echo "NOTE: $1 runs on a built-in CLIP on CPU: a smoke run of the pipeline, not a benchmark."
   fi
 }
 
@@ -41,5 +90,66 @@ resolve_common() {  # sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and 
 last_epoch() {
   local pointer="$1/prompt_learner/checkpoint"
   [[ -f "$pointer" ]] || die "no checkpoint in $1 (training did not finish?)"
-  sed -n 's/^model\.pth\.tar-\([0-9]*\)$/\1/p' "$pointer"
+  local epoch
+  epoch=$(sed -n 's/^model\.pth\.tar-\([0-9]*\)$/\1/p' "$pointer")
+  [[ -n "$epoch" ]] || die "cannot read the checkpoint name in $pointer"
+  echo "$epoch"
+}
+
+# run_once WHAT DIR [train.py arguments ...]: run train.py into DIR unless DIR holds a finished run.
+# Uses DATA, SEED, TRAINER, DATASET_CFG, TRAINER_CFG. DRY_RUN=1 prints the command instead.
+run_once() {
+  local what=$1 dir=$2; shift 2
+  if finished "$dir"; then
+    echo "Skip $what: $dir holds a finished run"
+    return 0
+  fi
+  local cmd=("$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER"
+    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@")
+  if [[ "${DRY_RUN:-0}" == 1 ]]; then
+    echo "Would run $what: ${cmd[*]}"
+    return 0
+  fi
+  echo "Run $what: $dir"
+  "${cmd[@]}"
+}
+
+# eval_once WHAT DIR MODEL_DIR [train.py arguments ...]: evaluate MODEL_DIR's last-epoch checkpoint
+# into DIR unless DIR holds a finished run. MODEL_DIR must hold a finished training run (a crashed
+# one has a rolling checkpoint of an earlier epoch, which must not be reported as the result).
+eval_once() {
+  local what=$1 dir=$2 model_dir=$3; shift 3
+  if finished "$dir"; then
+    echo "Skip $what: $dir holds a finished run"
+    return 0
+  fi
+  local epoch=LAST
+  if [[ "${DRY_RUN:-0}" != 1 ]]; then
+    finished "$model_dir" || die "cannot evaluate: $model_dir holds no finished training run. ${TRAIN_HINT:-Train it first.}"
+    epoch=$(last_epoch "$model_dir")
+  fi
+  run_once "$what" "$dir" --model-dir "$model_dir" --load-epoch "$epoch" --eval-only "$@"
+}
+
+# test_source_model SETTING DATASET SEED [KEY VALUE ...]: evaluate the model that xd_train.sh trained
+# on $SOURCE (all classes) on all classes of DATASET, into $OUTPUT/SETTING/test/DATASET/...
+# Cross-dataset (xd) and domain generalization (dg) evaluate the same ImageNet-trained model.
+test_source_model() {
+  local setting=$1
+  DATASET=$2; SEED=$3; shift 3
+  SOURCE="${SOURCE:-$XD_SOURCE_DEFAULT}"
+  require_data "$SOURCE" "$DATASET"
+  check_datasets "$SOURCE"
+  CFG_DATASET="$SOURCE"
+  resolve_common
+  TRAIN_HINT="Run: bash $REPO/scripts/xd_train.sh $SOURCE $SEED"
+  eval_once evaluation "$(run_dir "$setting/test" "$DATASET" "$SHOTS" "$SEED")" \
+    "$(run_dir xd/train "$SOURCE" "$SHOTS" "$SEED")" "$@"
+}
+
+# summary SETTING [tables options ...]: print the results table of this trainer and recipe.
+summary() {
+  local setting=$1; shift
+  [[ "${DRY_RUN:-0}" == 1 ]] && return 0
+  "$PYTHON" -m metaprompt.results.tables "$OUTPUT" --setting "$setting" --trainer "$TRAINER" "$@"
 }

@@ -2,43 +2,27 @@
 # Base-to-new generalization, CoOp-family protocol: train on the base classes (16 shots), evaluate
 # the last-epoch checkpoint on the new classes, print Base / New / HM.
 #
-#   [TRAINER=CoOp] [CFG=recipe] [DATA=/datasets] [OUTPUT=output] [SHOTS=16] \
+#   [TRAINER=ProMetaR] [CFG=recipe] [DATA=/datasets] [OUTPUT=output] [SHOTS=16] \
 #       bash scripts/base2new.sh DATASET SEED [KEY VALUE ...]
 #
-# With DATASET=synthetic and no DATA it runs on the embedded dataset and a tiny CLIP on CPU: a
-# smoke run of the pipeline, not a benchmark. Finished runs are skipped, so a sweep can be re-run.
+# = base2new_train.sh then base2new_test.sh. With DATASET=synthetic and no DATA it runs on the
+# embedded dataset and a tiny CLIP on CPU: a smoke run of the pipeline, not a benchmark. Finished
+# runs are skipped, so a sweep can be re-run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+USAGE="[TRAINER=$DEFAULT_TRAINER] [CFG=..] [DATA=/path/to/datasets] [OUTPUT=output] [SHOTS=16] bash $0 DATASET SEED [KEY VALUE ...]"
 
-[[ $# -ge 2 ]] || die "usage: [TRAINER=..] [CFG=..] [DATA=..] bash $0 DATASET SEED [KEY VALUE ...]"
+usage_if_short $# 2
 DATASET=$1; SEED=$2; shift 2
-TRAINER="${TRAINER:-CoOp}"
 SHOTS="${SHOTS:-16}"
+check_int SEED "$SEED"; check_int SHOTS "$SHOTS"; check_opts "$@"
 resolve_common
+export CFG DATA SHOTS TRAINER OUTPUT PYTHON
 
-COMMON="$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
-TRAIN_DIR="$OUTPUT/base2new/train_base/$COMMON"
-TEST_DIR="$OUTPUT/base2new/test_new/$COMMON"
-if is_embedded "$DATASET"; then
-  echo "NOTE: $DATASET runs on a built-in CLIP on CPU: a smoke run of the pipeline, not a benchmark."
-fi
+bash "$REPO/scripts/base2new_train.sh" "$DATASET" "$SEED" "$@"
+bash "$REPO/scripts/base2new_test.sh" "$DATASET" "$SEED" "$@"
 
-if finished "$TRAIN_DIR"; then
-  echo "Skip training: $TRAIN_DIR holds a finished run"
-else
-  "$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$TRAIN_DIR" \
-    DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES base "$@"
-fi
-
-if finished "$TEST_DIR"; then
-  echo "Skip evaluation: $TEST_DIR holds a finished run"
-else
-  "$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$TEST_DIR" \
-    --model-dir "$TRAIN_DIR" --load-epoch "$(last_epoch "$TRAIN_DIR")" --eval-only \
-    DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new "$@"
-fi
-
+[[ "${DRY_RUN:-0}" == 1 ]] && exit 0
 echo "== $TRAINER / $CFG on $DATASET, seed $SEED =="
-"$PYTHON" -m metaprompt.results.base2new "$TRAIN_DIR" "$TEST_DIR"
+"$PYTHON" -m metaprompt.results.base2new "$(run_dir base2new/train_base "$DATASET" "$SHOTS" "$SEED")" \
+  "$(run_dir base2new/test_new "$DATASET" "$SHOTS" "$SEED")"

@@ -5,6 +5,7 @@ import subprocess
 
 
 def run(repo, env, *args):
+    env = dict(env, TRAINER="CoOp")  # the scripts' default trainer is ProMetaR; this pins the CoOp tree
     return subprocess.run(["bash", os.path.join(repo, "scripts", "base2new.sh"), *args], env=env,
                           capture_output=True, text=True, timeout=600)
 

@@ -66,12 +66,11 @@ def args_to_overrides(args) -> dict:
 
 
 def finished_run(output_dir: str) -> bool:
-    """A folder holds a finished run when its log reports a test result."""
-    log = os.path.join(output_dir, "log.txt")
-    if not os.path.isfile(log):
-        return False
-    with open(log, encoding="utf-8", errors="replace") as f:
-        return "* accuracy:" in f.read()
+    """A folder holds a finished run when one of its logs (``log.txt`` or a re-run's time-stamped
+    sibling) reports a test result; one rule, shared with the sweep scripts and the tables."""
+    from metaprompt.results.logparse import read_run
+
+    return read_run(output_dir).finished
 
 
 class UserError(Exception):
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             if name not in registry.registered_names():
                 raise UserError(f"Unknown {kind} {name!r}. Registered: {', '.join(sorted(registry.registered_names()))}")
         if finished_run(cfg.OUTPUT_DIR):
-            raise UserError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log.txt reports a test result). "
+            raise UserError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log reports a test result). "
                             "Nothing was changed. Use another --output-dir, or delete that folder to run it again.")
         if cfg.SEED >= 0:
             print(f"Setting fixed seed: {cfg.SEED}")

@@ -1,15 +1,27 @@
-"""Parse a run's ``log.txt``: the accuracy printed after the last ``=> result`` line.
+"""Parse a run's logs: the test accuracy printed after the last ``=> result`` line.
 
-Works on logs written by this project and by the CoOp-family releases (same evaluator lines).
+Works on logs written by this project and by the CoOp-family releases (same evaluator lines:
+``Evaluate on the *test* set``, ``=> result``, ``* total``, ``* correct``, ``* accuracy: XX.X%``).
+
+A run folder can hold several logs: a re-run into the same folder (after a crash) writes a
+time-stamped sibling ``log.txt-YYYY-MM-DD-HH-MM-SS``, as Dassl does. The run's result is the
+newest log that reports one. A result block that follows ``Evaluate on the *val* set`` is a
+per-epoch validation, not the final test, so a run that stopped after one is unfinished.
+
+This file imports only the standard library and runs as a script, so shell scripts can ask
+"is this run finished?" without importing torch (``python logparse.py finished DIR``).
 """
 from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 
 _ACC = re.compile(r"^\* accuracy: ([0-9.]+)%", re.M)
+_EVAL_SPLIT = re.compile(r"^Evaluate on the \*(\w+)\* set", re.M)
 _BACKBONE = re.compile(r"^\s*NAME: (\S+)", re.M)
+LOG_NAME = "log.txt"
 
 
 @dataclass
@@ -17,34 +29,78 @@ class RunResult:
     path: str
     accuracy: float | None  # None: the run has no test result (unfinished or crashed)
     backbone: str | None = None
+    log: str | None = None  # the log the result came from (or the newest log when unfinished)
 
     @property
     def finished(self) -> bool:
         return self.accuracy is not None
 
+    @property
+    def started(self) -> bool:
+        return self.log is not None
+
 
 def parse_log(text: str) -> float | None:
-    """Accuracy (percent) of the last evaluation after ``=> result``; ``None`` if there is none."""
+    """Test accuracy (percent) of the last evaluation after ``=> result``; ``None`` if there is none."""
     start = text.rfind("=> result")
     if start < 0:
         return None
+    splits = _EVAL_SPLIT.findall(text, 0, start)
+    if splits and splits[-1] != "test":
+        return None  # the last evaluation was a validation pass: the final test never ran
     match = _ACC.search(text, start)
     return float(match.group(1)) if match else None
 
 
-def read_run(run_dir: str) -> RunResult:
-    log = os.path.join(run_dir, "log.txt")
-    if not os.path.isfile(log):
-        return RunResult(run_dir, None)
-    with open(log, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    backbone = None
+def run_logs(run_dir: str) -> list[str]:
+    """The run's logs, oldest first: ``log.txt`` then its time-stamped siblings (their names sort by time)."""
+    if not os.path.isdir(run_dir):
+        return []
+    names = [n for n in os.listdir(run_dir) if n == LOG_NAME or n.startswith(LOG_NAME + "-")]
+    names.sort(key=lambda n: (n != LOG_NAME, n))
+    return [os.path.join(run_dir, n) for n in names if os.path.isfile(os.path.join(run_dir, n))]
+
+
+def _backbone(text: str) -> str | None:
     block = text.find("BACKBONE:")
-    if block >= 0:
-        m = _BACKBONE.search(text, block)
-        backbone = m.group(1).strip("'\"") if m else None
-    return RunResult(run_dir, parse_log(text), backbone)
+    if block < 0:
+        return None
+    m = _BACKBONE.search(text, block)
+    return m.group(1).strip("'\"") if m else None
+
+
+def read_run(run_dir: str) -> RunResult:
+    logs = run_logs(run_dir)
+    if not logs:
+        return RunResult(run_dir, None)
+    newest = None
+    for log in reversed(logs):
+        with open(log, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        accuracy = parse_log(text)
+        if newest is None:
+            newest = RunResult(run_dir, None, _backbone(text), log)
+        if accuracy is not None:
+            return RunResult(run_dir, accuracy, _backbone(text), log)
+    return newest
 
 
 def harmonic_mean(base: float, new: float) -> float:
     return 2 * base * new / (base + new) if base + new > 0 else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``logparse.py finished DIR``: exit 0 when DIR holds a finished run, 1 otherwise.
+    ``logparse.py accuracy DIR``: print the run's test accuracy (exit 1 when unfinished)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] not in ("finished", "accuracy"):
+        print("usage: logparse.py {finished|accuracy} RUN_DIR", file=sys.stderr)
+        return 2
+    run = read_run(argv[1])
+    if argv[0] == "accuracy" and run.finished:
+        print(f"{run.accuracy:.2f}")
+    return 0 if run.finished else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
