@@ -16,10 +16,19 @@ finished() { [[ -f "$1/log.txt" ]] && grep -q '^\* accuracy:' "$1/log.txt"; }
 default_cfg() {
   if is_embedded "$2"; then echo smoke; return; fi
   case "$1" in
-    CoOp) echo vit_b16_ep50_ctxv1 ;;
-    *) ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
+    # CoCoOp's base-to-new scripts: vit_b16_ctxv1 for CoOp, vit_b16_ep50_ctxv1 on ImageNet.
+    CoOp) if [[ "$2" == imagenet ]]; then echo vit_b16_ep50_ctxv1; else echo vit_b16_ctxv1; fi ;;
+    IVLP) echo "vit_b16_c2_ep10_batch4_4+4ctx" ;;  # ProMetaR's setting
+    MaPLe) echo vit_b16_c2_ep5_batch4_2ctx ;;
+    VPT) echo vit_b16_c2_ep5_batch4_4 ;;
+    ZeroshotCLIP) echo vit_b16 ;;
+    *) LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
   esac
 }
+
+# Trainers with nothing to train (zero-shot CLIP): their evaluation loads no checkpoint.
+CHECKPOINT_FREE_TRAINERS="ZeroshotCLIP"
+is_checkpoint_free() { [[ " $CHECKPOINT_FREE_TRAINERS " == *" $1 "* ]]; }
 
 resolve_common() {  # sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and $DATASET
   DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"

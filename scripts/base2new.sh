@@ -34,9 +34,11 @@ fi
 if finished "$TEST_DIR"; then
   echo "Skip evaluation: $TEST_DIR holds a finished run"
 else
+  LOAD=()  # a checkpoint-free trainer (zero-shot CLIP) evaluates without one
+  is_checkpoint_free "$TRAINER" || LOAD=(--model-dir "$TRAIN_DIR" --load-epoch "$(last_epoch "$TRAIN_DIR")")
   "$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
     --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$TEST_DIR" \
-    --model-dir "$TRAIN_DIR" --load-epoch "$(last_epoch "$TRAIN_DIR")" --eval-only \
+    ${LOAD[@]+"${LOAD[@]}"} --eval-only \
     DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new "$@"
 fi
 
