@@ -74,6 +74,7 @@ def test_vision_tower_without_prompts_is_clip(clip_model, images):
 
 INIT_FROM_PHRASE = {  # context initialised from "a photo of a" and no deep prompt: the hand prompt itself
     "CoOp": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), ctx_init="a photo of a"),
+    "CoOp CSC": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), ctx_init="a photo of a", csc=True),
     "IVLP depth 1": lambda m: IVLPLearner(m.token_embedding, 64, n_ctx_text=4, depth_text=1, depth_vision=0),
     "MaPLe depth 1": lambda m: MaPLeLearner(m.token_embedding, 64, n_ctx=2, depth=1),
 }
@@ -101,3 +102,21 @@ def test_a_phrase_shorter_than_the_context_falls_back_to_random_init(clip_model)
     # the class name must survive: the tokens after the context are "{class}."
     name_tokens = clip.tokenize("red circle.")[0, 1:4]
     assert torch.equal(learner.text.tokenized[0, 7:10], name_tokens)
+
+
+@pytest.mark.parametrize("position", ["front", "middle"])
+@torch.no_grad()
+def test_coop_class_token_positions_place_the_context_around_the_name(clip_model, position):
+    """CoOp's CLASS_TOKEN_POSITION: front = [SOS] class ctx . ; middle = [SOS] ctx/2 class ctx/2 ."""
+    learner = CoOpLearner(clip_model.token_embedding, len(CLASSNAMES), n_ctx=4, class_token_position=position)
+    model = PromptedCLIP(clip_model, learner, CLASSNAMES)
+    ctx = clip_model.token_embedding(clip.tokenize("a photo of a")[0, 1:5])
+    ctx_words = ["a", "photo", "of", "a"]
+    texts = []
+    for c in CLASSNAMES:
+        c = c.replace("_", " ")
+        texts.append(f"{c} {' '.join(ctx_words)}." if position == "front"
+                     else f"{' '.join(ctx_words[:2])} {c} {' '.join(ctx_words[2:])}.")
+    # With the context set to the embeddings of "a photo of a", the learner must encode the texts above.
+    got = model.encode_text({"text_ctx": ctx})
+    torch.testing.assert_close(got, clip_model.encode_text(clip.tokenize(texts)), rtol=0, atol=1e-6)
