@@ -42,10 +42,19 @@ default_cfg() {
   if is_embedded "$2"; then echo smoke; return; fi
   case "$1" in
     "$DEFAULT_TRAINER") echo "$DEFAULT_CFG" ;;
-    CoOp) echo vit_b16_ep50_ctxv1 ;;
-    *) ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
+    # CoCoOp's base-to-new scripts: vit_b16_ctxv1 for CoOp, vit_b16_ep50_ctxv1 on ImageNet.
+    CoOp) if [[ "$2" == imagenet ]]; then echo vit_b16_ep50_ctxv1; else echo vit_b16_ctxv1; fi ;;
+    IVLP) echo "vit_b16_c2_ep10_batch4_4+4ctx" ;;  # ProMetaR's setting
+    MaPLe) echo vit_b16_c2_ep5_batch4_2ctx ;;
+    VPT) echo vit_b16_c2_ep5_batch4_4 ;;
+    ZeroshotCLIP) echo vit_b16 ;;
+    *) LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
   esac
 }
+
+# Trainers with nothing to train (zero-shot CLIP): their evaluation loads no checkpoint.
+CHECKPOINT_FREE_TRAINERS="ZeroshotCLIP"
+is_checkpoint_free() { [[ " $CHECKPOINT_FREE_TRAINERS " == *" $1 "* ]]; }
 
 # require_data DATASET ...: DATA must be set when any of them is a real dataset; the embedded ones
 # default to a folder in the user's cache.
@@ -122,6 +131,10 @@ eval_once() {
   if finished "$dir"; then
     echo "Skip $what: $dir holds a finished run"
     return 0
+  fi
+  if is_checkpoint_free "$TRAINER"; then  # zero-shot CLIP: nothing was trained, nothing to load
+    run_once "$what" "$dir" --eval-only "$@"
+    return
   fi
   local epoch=LAST
   if [[ "${DRY_RUN:-0}" != 1 ]]; then

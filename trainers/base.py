@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from metaprompt.clip import autocast, load_clip, needs_grad_scaler, resolve_precision
+from metaprompt.config import ConfigError
 from metaprompt.learners import PromptedCLIP, PromptLearner
 from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
 
@@ -33,6 +34,7 @@ _BASES = (TrainerX,) if issubclass(TrainerX, SafeCheckpointMixin) else (SafeChec
 class PromptTrainer(*_BASES):
     CFG_NODE: str = ""
     LEARNER: type[PromptLearner]
+    TRAINS_PROMPTS = True  # False: a learner without prompt tensors is expected (zero-shot CLIP)
 
     @property
     def node(self):
@@ -66,11 +68,15 @@ class PromptTrainer(*_BASES):
             p.requires_grad_(name.startswith("prompt_learner."))
         n_trainable = sum(p.numel() for p in learner.parameters())
         print(f"Trainable prompt tensors: {len(learner.prompts)} ({n_trainable:,} parameters)")
+        if not learner.prompts and self.TRAINS_PROMPTS:
+            raise ConfigError(f"{type(self).__name__} built a learner without any prompt tensor (is a prompt depth or "
+                              "the number of context tokens 0?), so there is nothing to train. Set them >= 1, or use "
+                              "--trainer ZeroshotCLIP to evaluate CLIP without prompts.")
         if cfg.MODEL.INIT_WEIGHTS:
             self.load_init_weights(cfg.MODEL.INIT_WEIGHTS)
         self.model.to(self.device)
-        self.optim = build_optimizer(learner, cfg.OPTIM)
-        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.optim = build_optimizer(learner, cfg.OPTIM) if learner.prompts else None
+        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM) if learner.prompts else None
         self.register_model(MODEL_NAME, learner, self.optim, self.sched)
         self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.prec, self.device) else None
 

@@ -11,10 +11,11 @@ from .loading import (
     resolve_checkpoint,
 )
 from .precision import PRECISIONS, autocast, needs_grad_scaler, resolve_precision
-from .tiny import build_tiny_clip, double_precision
+from .tiny import build_tiny_clip, build_vit_b16_random, double_precision
 
 __all__ = [
     "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder", "PromptedTextEncoder",
-    "autocast", "available_backbones", "build_tiny_clip", "double_precision", "is_builtin_backbone", "load_clip",
-    "needs_grad_scaler", "register_backbone", "resolve_checkpoint", "resolve_precision",
+    "autocast", "available_backbones", "build_tiny_clip", "build_vit_b16_random", "double_precision",
+    "is_builtin_backbone", "load_clip", "needs_grad_scaler", "register_backbone", "resolve_checkpoint",
+    "resolve_precision",
 ]

@@ -1,4 +1,5 @@
-"""Tiny random-weight CLIPs of the real architecture (CLIP's own classes, small widths)."""
+"""Random-weight CLIPs of the real architecture (CLIP's own classes): tiny ones for tests and CPU
+smoke runs, and ViT-B/16 at its real sizes for parameter counts and timings without weights."""
 from __future__ import annotations
 
 import torch
@@ -9,6 +10,10 @@ from .loading import register_backbone
 TINY_VIT = dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
                 transformer_layers=3)
+# OpenAI's ViT-B/16 sizes (what clip.model.build_model infers from the released checkpoint).
+VIT_B16 = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
+               context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
+               transformer_layers=12)
 
 
 def build_tiny_clip(seed: int = 0, **overrides) -> CLIP:
@@ -26,6 +31,16 @@ def build_tiny_clip(seed: int = 0, **overrides) -> CLIP:
 @register_backbone("tiny-vit")
 def _tiny_vit() -> CLIP:
     return build_tiny_clip()
+
+
+def build_vit_b16_random(seed: int = 0) -> CLIP:
+    """ViT-B/16 CLIP with random weights: real shapes and costs, meaningless accuracies."""
+    return build_tiny_clip(seed, **VIT_B16)
+
+
+@register_backbone("vit-b16-random")
+def _vit_b16_random() -> CLIP:
+    return build_vit_b16_random()
 
 
 def double_precision(model: CLIP) -> CLIP:

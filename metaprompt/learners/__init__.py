@@ -5,8 +5,10 @@ from .ivlp import IVLPLearner
 from .maple import MaPLeLearner
 from .prompted_clip import PromptedCLIP
 from .vpt import VPTLearner
+from .zeroshot import HandCraftedPrompts
 
-LEARNERS = {"CoOp": CoOpLearner, "VPT": VPTLearner, "IVLP": IVLPLearner, "MaPLe": MaPLeLearner}
+LEARNERS = {"CoOp": CoOpLearner, "VPT": VPTLearner, "IVLP": IVLPLearner, "MaPLe": MaPLeLearner,
+            "ZeroshotCLIP": HandCraftedPrompts}
 
-__all__ = ["LEARNERS", "ClassPrompts", "CoOpLearner", "IVLPLearner", "MaPLeLearner", "PromptLearner",
-           "PromptSpec", "PromptedCLIP", "TextInputs", "VPTLearner", "VisionInputs"]
+__all__ = ["LEARNERS", "ClassPrompts", "CoOpLearner", "HandCraftedPrompts", "IVLPLearner", "MaPLeLearner",
+           "PromptLearner", "PromptSpec", "PromptedCLIP", "TextInputs", "VPTLearner", "VisionInputs"]

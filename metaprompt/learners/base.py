@@ -84,20 +84,34 @@ def deep_prompt_names(prefix: str, depth: int) -> list[str]:
     return [f"{prefix}_deep_{i}" for i in range(1, depth)]
 
 
+def _n_tokens(text: str) -> int:
+    """BPE tokens of ``text`` (without SOS/EOS)."""
+    return int((clip.tokenize(text)[0] != 0).sum()) - 2
+
+
 class ClassPrompts(nn.Module):
     """Class-name prompts ``[SOS] [ctx_1..ctx_n] [class] . [EOS]`` (CoOp's layout).
 
     The token embeddings of everything but the context are non-persistent buffers: they are
     rebuilt from the class names, never saved, so prompts trained on base classes load for
     new classes. ``position`` is CoOp's ``CLASS_TOKEN_POSITION`` (end, middle or front).
+
+    ``ctx_init`` (e.g. "a photo of a") is the text the context starts from: the prompt reads
+    ``"{ctx_init} {class}."`` and its first ``n_ctx`` tokens become the learnable context (the
+    rest of the phrase stays fixed text). A phrase shorter than ``n_ctx`` tokens cannot hold the
+    context; then, as in the CoOp/MaPLe/PromptSRC releases, the context is random and the
+    placeholder text is ``"X X ... X"``.
     """
 
     def __init__(self, n_ctx: int, ctx_init: str = "", position: str = "end", csc: bool = False) -> None:
         super().__init__()
         if position not in ("end", "middle", "front"):
             raise ValueError(f"CLASS_TOKEN_POSITION must be end, middle or front, not {position!r}")
+        if n_ctx < 0:
+            raise ValueError(f"The number of context tokens must be >= 0, not {n_ctx}")
         self.n_ctx = n_ctx
-        self.ctx_init = ctx_init.replace("_", " ").strip()
+        phrase = ctx_init.replace("_", " ").strip()
+        self.ctx_init = phrase if phrase and (n_ctx == 0 or _n_tokens(phrase) >= n_ctx) else ""
         self.position = position
         self.csc = csc
         self.n_cls = 0
@@ -108,10 +122,11 @@ class ClassPrompts(nn.Module):
     def init_context(self, token_embedding: nn.Embedding, n_cls: int = 1, std: float = 0.02) -> torch.Tensor:
         """``(n_ctx, D)`` (or ``(n_cls, n_ctx, D)`` with CSC): from ``ctx_init`` if set, else N(0, std)."""
         width = token_embedding.weight.shape[1]
-        if self.ctx_init and not self.csc:
+        if self.ctx_init:
             with torch.no_grad():
                 tokens = clip.tokenize(self.ctx_init).to(token_embedding.weight.device)
-                return token_embedding(tokens)[0, 1: 1 + self.n_ctx].float().clone()
+                ctx = token_embedding(tokens)[0, 1: 1 + self.n_ctx].float().clone()
+            return ctx.unsqueeze(0).repeat(n_cls, 1, 1) if self.csc else ctx
         shape = (n_cls, self.n_ctx, width) if self.csc else (self.n_ctx, width)
         return torch.empty(shape).normal_(std=std)
 

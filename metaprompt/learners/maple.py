@@ -1,8 +1,11 @@
 """MaPLe: text prompts coupled into the vision tower by per-layer linear maps (Khattak et al., CVPR 2023).
 
 Text: ``n_ctx`` context tokens (the first tokens of ``ctx_init``; the rest of the phrase stays
-in the prompt) and deep text prompts at layers ``1..depth-1``. Vision: at every prompted layer
-``i``, the visual prompt is ``coupling_i(text prompt_i)``, a ``Linear(text_width, vision_width)``.
+in the prompt) and deep text prompts that replace them at the input of layers ``1..depth-1``.
+Vision: at every prompted layer ``i`` the visual prompt is ``coupling_i(text prompt_i)``, a
+``Linear(text_width, vision_width)``; it is appended before ``ln_pre`` at the input (i = 0) and
+replaces the previous layer's prompt tokens at layers ``1..depth-1``. The couplings are
+trainable, so they are prompt tensors too (modality ``coupling``).
 """
 from __future__ import annotations
 
@@ -27,8 +30,11 @@ class MaPLeLearner(PromptLearner):
         self.add_prompt("text_ctx", self.text.init_context(token_embedding), "text", 0)
         for i in range(1, depth):
             self.add_prompt(f"text_deep_{i}", torch.empty(n_ctx, text_width).normal_(std=0.02), "text", i)
+        # PyTorch's default Linear init, as MaPLe. MaPLe's release deep-copies one initial layer
+        # for every deeper coupling, so couplings 1..depth-1 start equal; the input one is its own.
+        first, deeper = nn.Linear(text_width, vision_width), nn.Linear(text_width, vision_width)
         for i in range(depth):
-            proj = nn.Linear(text_width, vision_width)  # PyTorch's default init, as MaPLe
+            proj = first if i == 0 else deeper
             self.add_prompt(f"coupling_{i}_weight", proj.weight.detach().clone(), "coupling", i)
             self.add_prompt(f"coupling_{i}_bias", proj.bias.detach().clone(), "coupling", i)
 

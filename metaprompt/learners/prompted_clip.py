@@ -21,7 +21,8 @@ class PromptedCLIP(nn.Module):
         self.token_embedding = clip_model.token_embedding
         self.logit_scale = clip_model.logit_scale
         self.prompt_learner = learner
-        self._text_cache: torch.Tensor | None = None
+        self._text_cache: torch.Tensor | None = None  # set for one evaluation (cached_text_features)
+        self._frozen_text: torch.Tensor | None = None  # text features when no prompt reaches the text
         self.set_classnames(classnames)
 
     @property
@@ -31,12 +32,33 @@ class PromptedCLIP(nn.Module):
     def set_classnames(self, classnames: Sequence[str]) -> None:
         self.prompt_learner.set_classnames(classnames, self.token_embedding)
         self._text_cache = None
+        self._frozen_text = None
 
     def encode_text(self, params: Params | None = None) -> torch.Tensor:
+        """``(n_cls, embed_dim)`` class text features (unnormalised), with ``params`` overriding prompts."""
         if self._text_cache is not None and not params:
             return self._text_cache
+        if not self.prompt_learner.text_depends_on_prompts:
+            return self._frozen_text_features()
+        return self._encode_text(params)
+
+    def _encode_text(self, params: Params | None = None) -> torch.Tensor:
         t = self.prompt_learner.text_inputs(self.prompt_learner.prompt_tensors(params))
         return self.text_encoder(t.embeddings, t.eot_index, t.deep, t.deep_start)
+
+    def _frozen_text_features(self) -> torch.Tensor:
+        """Text features of a learner without text prompts (VPT, zero-shot): constants, encoded once.
+
+        Encoded in the model's own precision (outside any autocast region) and re-encoded if the
+        model moved to another device or dtype since.
+        """
+        weight = self.token_embedding.weight
+        cached = self._frozen_text
+        if cached is None or cached.device != weight.device or cached.dtype != self.dtype:
+            with torch.no_grad(), torch.autocast(weight.device.type, enabled=False):
+                cached = self._encode_text()
+            self._frozen_text = cached
+        return cached
 
     def encode_image(self, images: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         v = self.prompt_learner.vision_inputs(self.prompt_learner.prompt_tensors(params))
@@ -52,7 +74,11 @@ class PromptedCLIP(nn.Module):
 
     @contextlib.contextmanager
     def cached_text_features(self) -> Iterator[None]:
-        """Encode the class texts once for a whole evaluation (the text side ignores the image)."""
+        """Encode the class texts once for a whole evaluation (the text side ignores the image).
+
+        Inside the block ``encode_text()`` without ``params`` returns these features; the prompts
+        must not change meanwhile (evaluation only).
+        """
         with torch.no_grad():
             self._text_cache = self.encode_text()
         try:
