@@ -16,7 +16,7 @@ class _Tee:
 
     def __init__(self, fpath: str) -> None:
         self.console = sys.stdout
-        self.file = open(fpath, "a", encoding="utf-8")
+        self.file = open(fpath, "a", encoding="utf-8", buffering=1)  # line-buffered: a killed run keeps its log
 
     def write(self, msg: str) -> None:
         self.console.write(msg)
