@@ -4,8 +4,12 @@ Used by both runtimes: Dassl's own warm-up wrapper no longer builds on current t
 state pickles a scheduler object that ``torch.load(weights_only=True)`` refuses. Here the whole
 schedule is one closed-form function of the epoch, so its state is a plain dict.
 
-Sequence with warm-up (Dassl's, ``WARMUP_RECOUNT=True``): epochs ``0..W-1`` use the warm-up
-learning rate, epoch ``t >= W`` uses the main schedule at ``t - W``.
+Sequences with ``W = WARMUP_EPOCH > 0`` (Dassl's, checked against it): epochs ``0..W-1`` use
+the warm-up learning rate (``constant``: ``WARMUP_CONS_LR``; ``linear``: ``WARMUP_MIN_LR`` at
+epoch 0, then ``LR * t / W``). With ``WARMUP_RECOUNT=True`` (the default) epoch ``t >= W`` uses
+the main schedule at ``t - W``, i.e. it restarts from ``LR``. With ``WARMUP_RECOUNT=False``
+Dassl's chained schedulers start again from ``LR`` at epoch ``W`` and then apply the main
+schedule's ratios from epoch ``W`` on: ``LR * main(t) / main(W)``.
 """
 from __future__ import annotations
 
@@ -65,11 +69,17 @@ def lr_factor_fn(optim_cfg) -> Callable[[int, float], float]:
     wtype = optim_cfg.WARMUP_TYPE
     if wtype not in ("constant", "linear"):
         raise ValueError(f"OPTIM.WARMUP_TYPE={wtype!r} is not supported; choose 'constant' or 'linear'")
-    shift = warmup if optim_cfg.WARMUP_RECOUNT else 0
+    recount = optim_cfg.WARMUP_RECOUNT
+
+    def after_warmup(t: int, base: float) -> float:
+        if recount:
+            return main(t - warmup, base)
+        at_end_of_warmup = main(warmup, 1.0)
+        return base * main(t, 1.0) / at_end_of_warmup if at_end_of_warmup > 0 else 0.0
 
     def with_warmup(t: int, base: float) -> float:
         if t >= warmup:
-            return main(t - shift, base)
+            return after_warmup(t, base)
         if wtype == "constant":
             return optim_cfg.WARMUP_CONS_LR
         return optim_cfg.WARMUP_MIN_LR if t == 0 else base * t / warmup
