@@ -49,11 +49,13 @@ def read_split(filepath: str, path_prefix: str) -> tuple[list[Datum], list[Datum
 
 
 def _relative(items: Sequence[Datum], path_prefix: str) -> list[list]:
+    """Paths relative to ``path_prefix`` (those outside it stay absolute)."""
+    prefix = os.path.abspath(path_prefix)
     out = []
     for item in items:
-        path = item.impath
-        if path.startswith(path_prefix):
-            path = path[len(path_prefix):].lstrip(os.sep)
+        path = os.path.abspath(item.impath)
+        if os.path.commonpath([path, prefix]) == prefix:
+            path = os.path.relpath(path, prefix)
         out.append([path, item.label, item.classname])
     return out
 
