@@ -14,13 +14,14 @@ import os
 import random
 from typing import Sequence
 
+from metaprompt.errors import ConfigError, UserInputError
 from metaprompt.runtime import DatasetBase, Datum, read_json, write_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 
 
-class DatasetNotFoundError(FileNotFoundError):
-    pass
+class DatasetNotFoundError(UserInputError, FileNotFoundError):
+    """A data root, dataset folder, split or annotation file that is not where it should be."""
 
 
 def resolve_root(cfg) -> str:
@@ -69,7 +70,7 @@ def save_split(train, val, test, filepath: str, path_prefix: str) -> None:
 def subsample_classes(*datasets: Sequence[Datum], subsample: str = "all") -> list[list[Datum]]:
     """Keep the base (first half, rounded up) or new classes of the sorted train labels; relabel from 0."""
     if subsample not in SUBSAMPLE_CHOICES:
-        raise ValueError(f"DATASET.SUBSAMPLE_CLASSES={subsample!r}: choose one of {SUBSAMPLE_CHOICES}")
+        raise ConfigError(f"DATASET.SUBSAMPLE_CLASSES={subsample!r}: choose one of {SUBSAMPLE_CHOICES}")
     if subsample == "all":
         return [list(d) for d in datasets]
     labels = sorted({item.label for item in datasets[0]})

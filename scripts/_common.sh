@@ -10,7 +10,7 @@ is_embedded() { [[ " $EMBEDDED_DATASETS " == *" $1 "* ]]; }
 die() { echo "error: $*" >&2; exit 2; }
 
 # A run folder is finished when its log reports a test result.
-finished() { [[ -f "$1/log.txt" ]] && grep -q '^\* accuracy:' "$1/log.txt"; }
+finished() { grep -qs '^\* accuracy:' "$1"/log.txt*; }  # log.txt-<time>: a resumed run's log
 
 # default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given.
 default_cfg() {

@@ -4,6 +4,7 @@ from .encoders import PromptedImageEncoder, PromptedTextEncoder
 from .loading import (
     DEFAULT_CACHE,
     MissingWeightsError,
+    WeightsFileError,
     available_backbones,
     is_builtin_backbone,
     load_clip,
@@ -16,5 +17,5 @@ from .tiny import build_tiny_clip, double_precision
 __all__ = [
     "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder", "PromptedTextEncoder",
     "autocast", "available_backbones", "build_tiny_clip", "double_precision", "is_builtin_backbone", "load_clip",
-    "needs_grad_scaler", "register_backbone", "resolve_checkpoint", "resolve_precision",
+    "needs_grad_scaler", "register_backbone", "resolve_checkpoint", "resolve_precision", "WeightsFileError",
 ]

@@ -1,6 +1,8 @@
-"""Parse a run's ``log.txt``: the accuracy printed after the last ``=> result`` line.
+"""Parse a run's logs: the accuracy printed after the last ``=> result`` line.
 
 Works on logs written by this project and by the CoOp-family releases (same evaluator lines).
+A run that was resumed has several logs: Dassl's logger never appends to an existing
+``log.txt`` but starts ``log.txt-<YYYY-mm-dd-HH-MM-SS>`` next to it; they are read in that order.
 """
 from __future__ import annotations
 
@@ -32,12 +34,22 @@ def parse_log(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def run_logs(run_dir: str) -> list[str]:
+    """``log.txt`` and its time-stamped siblings, oldest first."""
+    if not os.path.isdir(run_dir):
+        return []
+    names = [n for n in os.listdir(run_dir) if n == "log.txt" or n.startswith("log.txt-")]
+    return [os.path.join(run_dir, n) for n in sorted(names)]
+
+
 def read_run(run_dir: str) -> RunResult:
-    log = os.path.join(run_dir, "log.txt")
-    if not os.path.isfile(log):
+    logs = run_logs(run_dir)
+    if not logs:
         return RunResult(run_dir, None)
-    with open(log, encoding="utf-8", errors="replace") as f:
-        text = f.read()
+    text = ""
+    for log in logs:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            text += f.read()
     backbone = None
     block = text.find("BACKBONE:")
     if block >= 0:

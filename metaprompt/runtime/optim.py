@@ -20,14 +20,23 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..errors import ConfigError
+
 _OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 _SCHEDULERS = ("single_step", "multi_step", "cosine")
+
+
+def check_optim_cfg(optim_cfg) -> None:
+    """Raise :class:`ConfigError` now for names the builders below would reject later."""
+    if optim_cfg.NAME not in _OPTIMIZERS:
+        raise ConfigError(f"OPTIM.NAME={optim_cfg.NAME!r} is not supported; choose one of {_OPTIMIZERS}")
+    lr_factor_fn(optim_cfg)
 
 
 def build_optimizer(model_or_params: nn.Module | Iterable, optim_cfg, param_groups=None) -> torch.optim.Optimizer:
     name = optim_cfg.NAME
     if name not in _OPTIMIZERS:
-        raise ValueError(f"OPTIM.NAME={name!r} is not supported; choose one of {_OPTIMIZERS}")
+        raise ConfigError(f"OPTIM.NAME={name!r} is not supported; choose one of {_OPTIMIZERS}")
     if param_groups is not None:
         params = param_groups
     elif isinstance(model_or_params, nn.Module):
@@ -50,7 +59,7 @@ def lr_factor_fn(optim_cfg) -> Callable[[int, float], float]:
     """Return ``f(epoch, base_lr) -> lr`` for the configured schedule (warm-up included)."""
     sched = optim_cfg.LR_SCHEDULER
     if sched not in _SCHEDULERS:
-        raise ValueError(f"OPTIM.LR_SCHEDULER={sched!r} is not supported; choose one of {_SCHEDULERS}")
+        raise ConfigError(f"OPTIM.LR_SCHEDULER={sched!r} is not supported; choose one of {_SCHEDULERS}")
     max_epoch = optim_cfg.MAX_EPOCH
     stepsize = list(optim_cfg.STEPSIZE) if isinstance(optim_cfg.STEPSIZE, (list, tuple)) else [optim_cfg.STEPSIZE]
     gamma = optim_cfg.GAMMA
@@ -68,7 +77,7 @@ def lr_factor_fn(optim_cfg) -> Callable[[int, float], float]:
         return main
     wtype = optim_cfg.WARMUP_TYPE
     if wtype not in ("constant", "linear"):
-        raise ValueError(f"OPTIM.WARMUP_TYPE={wtype!r} is not supported; choose 'constant' or 'linear'")
+        raise ConfigError(f"OPTIM.WARMUP_TYPE={wtype!r} is not supported; choose 'constant' or 'linear'")
     recount = optim_cfg.WARMUP_RECOUNT
 
     def after_warmup(t: int, base: float) -> float:
