@@ -140,6 +140,8 @@ class CoOpDataset(DatasetBase):
         root = resolve_root(cfg)
         self.dataset_dir = os.path.join(root, type(self).dataset_dir)
         self.prepare(self.dataset_dir)
+        require_path(root, "Data root (DATASET.ROOT / --root)",
+                     f"Pass the folder that holds the dataset folders (here: {type(self).dataset_dir}/).")
         require_path(self.dataset_dir, f"Dataset folder of {type(self).__name__}",
                      f"Put the dataset under --root as {type(self).dataset_dir}/. {self.download_hint}")
         self.image_dir = os.path.join(self.dataset_dir, self.image_subdir)
