@@ -39,12 +39,35 @@ def require_path(path: str, what: str, fix: str) -> str:
     return path
 
 
+def missing_images_error(missing: Sequence[str], total: int | None, listed_in: str) -> DatasetNotFoundError:
+    count = f"{len(missing)} of the {total} images this run uses are missing, e.g. " if total else "Image not found: "
+    return DatasetNotFoundError(
+        f"{count}{missing[0]} (listed in {listed_in}). The dataset folder is incomplete or was moved, or the split "
+        "file lists images of another copy of the dataset: re-extract the images there."
+    )
+
+
+def make_datum(impath: str, label: int, classname: str, listed_in: str) -> Datum:
+    """A ``Datum``; real Dassl's asserts that the image exists, which becomes a clear error here."""
+    try:
+        return Datum(impath=impath, label=label, classname=classname)
+    except AssertionError:
+        raise missing_images_error([impath], None, listed_in) from None
+
+
+def check_images(items: Sequence[Datum], listed_in: str) -> None:
+    """Fail now, with one message, if an image this run will read is missing (not mid-epoch)."""
+    missing = [item.impath for item in items if not os.path.isfile(item.impath)]
+    if missing:
+        raise missing_images_error(missing, len(items), listed_in)
+
+
 def read_split(filepath: str, path_prefix: str) -> tuple[list[Datum], list[Datum], list[Datum]]:
     """CoOp's ``split_zhou_*.json``: ``{"train": [[relpath, label, classname], ...], "val", "test"}``."""
     split = read_json(filepath)
 
     def convert(items):
-        return [Datum(impath=os.path.join(path_prefix, p), label=int(y), classname=c) for p, y, c in items]
+        return [make_datum(os.path.join(path_prefix, p), int(y), c, filepath) for p, y, c in items]
 
     return convert(split["train"]), convert(split["val"]), convert(split["test"])
 
@@ -117,7 +140,7 @@ def read_and_split_data(image_dir: str, p_trn: float = 0.5, p_val: float = 0.2, 
         n_test = n_total - n_train - n_val
         assert n_train > 0 and n_val > 0 and n_test > 0, f"class folder {folder} has too few images to split"
         name = new_cnames.get(category, category) if new_cnames else category
-        make = lambda paths: [Datum(impath=p, label=label, classname=name) for p in paths]  # noqa: E731
+        make = lambda paths: [make_datum(p, label, name, folder) for p in paths]  # noqa: E731
         train.extend(make(images[:n_train]))
         val.extend(make(images[n_train:n_train + n_val]))
         test.extend(make(images[n_train + n_val:]))
@@ -158,6 +181,7 @@ class CoOpDataset(DatasetBase):
         if num_shots >= 1:
             train, val = self.fewshot(train, val, num_shots, cfg.SEED)
         train, val, test = subsample_classes(train, val, test, subsample=cfg.DATASET.SUBSAMPLE_CLASSES)
+        check_images(train + val + test, self.split_path)
         super().__init__(train_x=train, val=val, test=test)
 
     def prepare(self, dataset_dir: str) -> None:

@@ -5,7 +5,7 @@ import os
 
 from metaprompt.runtime import Datum, register_dataset
 
-from .base import CoOpDataset, require_path, split_trainval
+from .base import CoOpDataset, make_datum, require_path, split_trainval
 
 
 @register_dataset
@@ -28,7 +28,7 @@ class OxfordPets(CoOpDataset):
                     continue
                 imname, label = parts[0], int(parts[1]) - 1
                 breed = "_".join(imname.split("_")[:-1]).lower()
-                items.append(Datum(impath=os.path.join(self.image_dir, imname + ".jpg"), label=label, classname=breed))
+                items.append(make_datum(os.path.join(self.image_dir, imname + ".jpg"), label, breed, path))
         return items
 
     def build_split(self):

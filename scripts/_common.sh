@@ -9,8 +9,9 @@ is_embedded() { [[ " $EMBEDDED_DATASETS " == *" $1 "* ]]; }
 
 die() { echo "error: $*" >&2; exit 2; }
 
-# A run folder is finished when its log reports a test result.
-finished() { grep -qs '^\* accuracy:' "$1"/log.txt*; }  # log.txt-<time>: a resumed run's log
+# A run folder is finished when its log reports a test result (not a per-epoch val result);
+# log.txt-<time> is the log of a resumed run.
+finished() { awk '/^Evaluate on the \*test\* set/{t=1} t && /^\* accuracy:/{f=1} END{exit !f}' "$1"/log.txt* 2>/dev/null; }
 
 # default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given.
 default_cfg() {

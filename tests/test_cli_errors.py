@@ -155,3 +155,14 @@ def test_missing_clip_weights_name_the_file_and_never_download(synthetic_root, t
     assert f"expected the file {cache / 'ViT-B-16.pt'}" in proc.stderr
     assert "never downloads" in proc.stderr
     assert os.listdir(cache) == []
+
+
+def test_missing_image_is_reported_before_training(capsys, tmp_path):
+    from metaprompt.datasets.synthetic import generate
+
+    root = tmp_path / "data"
+    generate(str(root / "synthetic"))
+    os.remove(root / "synthetic" / "images" / "red_circle" / "039.png")  # a test image
+    rc = run_main(train_argv(root, tmp_path / "out"))
+    assert_one_clear_error(capsys, rc, "1 of the 200 images this run uses are missing", "red_circle/039.png",
+                           "split_zhou_Synthetic.json")

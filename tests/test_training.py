@@ -63,13 +63,9 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("resume_flag", [False, True], ids=["rerun", "--resume"])
-def test_resume_after_interruption_reaches_the_uninterrupted_result(synthetic_root, reference_run, tmp_path,
-                                                                    monkeypatch, resume_flag):
+def interrupt_after_epoch_2(monkeypatch, argv):
     from metaprompt.trainers.base import PromptTrainer
 
-    out = tmp_path / "run"
-    argv = train_argv(synthetic_root, out, extra=["--resume", out] if resume_flag else [])
     after_epoch = PromptTrainer.after_epoch
 
     def crash_after_epoch_2(self):
@@ -81,6 +77,15 @@ def test_resume_after_interruption_reaches_the_uninterrupted_result(synthetic_ro
     with pytest.raises(Interrupted):
         run_main(argv)
     monkeypatch.undo()
+
+
+@pytest.mark.parametrize("resume_flag", [False, True], ids=["rerun", "--resume"])
+def test_resume_after_interruption_reaches_the_uninterrupted_result(synthetic_root, reference_run, tmp_path,
+                                                                    monkeypatch, resume_flag):
+    out = tmp_path / "run"
+    argv = train_argv(synthetic_root, out, extra=["--resume", out] if resume_flag else [])
+
+    interrupt_after_epoch_2(monkeypatch, argv)
     assert sorted(os.listdir(out / "prompt_learner")) == ["checkpoint", "model.pth.tar-2"]
 
     assert run_main(argv) == 0
@@ -96,6 +101,19 @@ def test_resume_after_interruption_reaches_the_uninterrupted_result(synthetic_ro
     # The rolling checkpoints are gone; the run looks like an uninterrupted one.
     assert sorted(os.listdir(out / "prompt_learner")) == ["checkpoint", "model.pth.tar-4"]
     assert sorted(os.listdir(reference_run / "prompt_learner")) == ["checkpoint", "model.pth.tar-4"]
+
+
+def test_resume_keeps_the_best_val_model_of_the_uninterrupted_run(synthetic_root, tmp_path, monkeypatch):
+    opts = ("TEST.FINAL_MODEL", "best_val")
+    full, out = tmp_path / "full", tmp_path / "run"
+    assert run_main(train_argv(synthetic_root, full, *opts)) == 0
+    interrupt_after_epoch_2(monkeypatch, train_argv(synthetic_root, out, *opts))
+    assert run_main(train_argv(synthetic_root, out, *opts)) == 0
+
+    best, ref = (torch.load(d / "prompt_learner" / "model-best.pth.tar", weights_only=True) for d in (out, full))
+    assert (best["epoch"], best["val_result"]) == (ref["epoch"], ref["val_result"])
+    assert torch.equal(best["state_dict"]["prompts.text_ctx"], ref["state_dict"]["prompts.text_ctx"])
+    assert training_lines(read_logs(out)) == training_lines(read_logs(full))
 
 
 def test_checkpoint_freq_checkpoints_are_kept(synthetic_root, tmp_path):

@@ -25,9 +25,22 @@ class RunResult:
         return self.accuracy is not None
 
 
+_TEST_MARKER = "Evaluate on the *test* set"  # printed by Dassl's test() and the built-in one
+
+
 def parse_log(text: str) -> float | None:
-    """Accuracy (percent) of the last evaluation after ``=> result``; ``None`` if there is none."""
-    start = text.rfind("=> result")
+    """Test accuracy (percent) of the last test evaluation; ``None`` if there is none.
+
+    Per-epoch validation (``TEST.FINAL_MODEL best_val``) prints the same ``=> result`` block
+    after ``Evaluate on the *val* set``; those are not test results. Logs without these
+    markers (other tools) count their last ``=> result``.
+    """
+    start = text.rfind(_TEST_MARKER)
+    if start < 0:
+        if "Evaluate on the *" in text:
+            return None  # only validation results so far
+        start = 0
+    start = text.rfind("=> result", start)
     if start < 0:
         return None
     match = _ACC.search(text, start)

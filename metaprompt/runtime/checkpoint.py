@@ -21,6 +21,7 @@ import torch
 from ..errors import UserInputError
 
 CHECKPOINT_POINTER = "checkpoint"
+BEST_MODEL = "model-best.pth.tar"  # Dassl's name for TEST.FINAL_MODEL best_val
 
 
 class CheckpointError(UserInputError, RuntimeError):
@@ -161,6 +162,10 @@ class SafeCheckpointMixin:
             print(f"Previous epoch: {start_epoch}")
             if "rng_state" in ckpt:
                 _set_rng_state(ckpt["rng_state"])
+            best = os.path.join(directory, name, BEST_MODEL)
+            if os.path.isfile(best):  # TEST.FINAL_MODEL best_val: only a better epoch may replace it
+                self.best_result = load_checkpoint(best, hint=hint)["val_result"]
+                print(f"Best val result so far: {self.best_result}")
         return start_epoch
 
     def load_model(self, directory: str, epoch: int | None = None) -> None:
@@ -168,7 +173,7 @@ class SafeCheckpointMixin:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
         names = self.get_model_names()
-        model_file = "model-best.pth.tar" if epoch is None else f"model.pth.tar-{epoch}"
+        model_file = BEST_MODEL if epoch is None else f"model.pth.tar-{epoch}"
         for name in names:
             model_path = os.path.join(directory, name, model_file)
             if not os.path.exists(model_path):
