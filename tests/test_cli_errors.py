@@ -1,9 +1,11 @@
 """Bad input: one clear message that says what to do, exit status 2, no traceback, nothing lost."""
+import importlib.util
 import os
 import shutil
 
 import pytest
 
+import metaprompt.cli.train  # noqa: F401  (choose the runtime before tests change METAPROMPT_RUNTIME)
 from runs import (REPO, reference_run, run_main, run_script, snapshot, synthetic_root, train_argv,  # noqa: F401
                   SYNTHETIC_YAML)
 
@@ -166,3 +168,39 @@ def test_missing_image_is_reported_before_training(capsys, tmp_path):
     rc = run_main(train_argv(root, tmp_path / "out"))
     assert_one_clear_error(capsys, rc, "1 of the 200 images this run uses are missing", "red_circle/039.png",
                            "split_zhou_Synthetic.json")
+
+
+@pytest.mark.parametrize("choice,needle", [
+    ("dasl", "use 'auto', 'builtin' or 'dassl'"),
+    pytest.param("dassl", "Dassl is not installed", marks=pytest.mark.skipif(
+        importlib.util.find_spec("dassl") is not None, reason="Dassl is installed")),
+])
+def test_unusable_runtime(capsys, monkeypatch, synthetic_root, tmp_path, choice, needle):
+    monkeypatch.setenv("METAPROMPT_RUNTIME", choice)
+    assert_one_clear_error(capsys, run_main(train_argv(synthetic_root, tmp_path / "out")), needle)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_runtime_cannot_change_within_a_process(capsys, monkeypatch, synthetic_root, tmp_path):
+    from metaprompt.runtime import BACKEND
+
+    other = "dassl" if BACKEND == "builtin" else "builtin"
+    if other == "dassl" and importlib.util.find_spec("dassl") is None:
+        pytest.skip("needs Dassl installed to ask for it")
+    monkeypatch.setenv("METAPROMPT_RUNTIME", BACKEND)
+    rc = run_main(train_argv(synthetic_root, tmp_path / "out", extra=["--runtime", other]))
+    assert_one_clear_error(capsys, rc, f"already uses the {BACKEND} runtime", f"train.py --runtime {other}")
+
+
+def test_train_py_runtime_flag_acts_before_the_runtime_is_imported(synthetic_root, tmp_path):
+    # The environment asks for Dassl; the flag wins because train.py applies it before importing.
+    env = dict(os.environ, METAPROMPT_RUNTIME="dassl")
+    proc = run_script(train_argv(synthetic_root, tmp_path / "out", extra=["--runtime", "builtin", "--no-train"]),
+                      env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Runtime: builtin" in proc.stdout
+
+    env["METAPROMPT_RUNTIME"] = "dasl"
+    proc = run_script(train_argv(synthetic_root, tmp_path / "out2"), env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("error: ") == 1 and "METAPROMPT_RUNTIME='dasl'" in proc.stderr

@@ -13,6 +13,7 @@ run is refused before anything is written.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import os
 import sys
@@ -99,12 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         _restore_stdout(original_stdout)
 
 
+def runtime_problem(choice: str) -> str | None:
+    """Why the requested runtime cannot be used in this process, whose runtime is already chosen."""
+    if choice not in ("auto", "builtin", "dassl"):
+        return f"METAPROMPT_RUNTIME={choice!r}: use 'auto', 'builtin' or 'dassl'."
+    if choice == "dassl" and importlib.util.find_spec("dassl") is None:
+        return ("The Dassl runtime was requested (--runtime / METAPROMPT_RUNTIME) but Dassl is not installed. "
+                "Install it (see docs/dassl.md) or use --runtime builtin.")
+    from metaprompt.runtime import BACKEND
+
+    if choice != "auto" and BACKEND != choice:
+        return (f"This process already uses the {BACKEND} runtime: it is chosen when metaprompt is first imported. "
+                f"Use train.py --runtime {choice} (it sets the runtime before that import), or set "
+                f"METAPROMPT_RUNTIME={choice}.")
+    return None
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.runtime:
         os.environ["METAPROMPT_RUNTIME"] = args.runtime
-    # Imported late so --runtime takes effect before the runtime is chosen.
-    import metaprompt  # noqa: F401  (registers trainers, datasets and backbones)
+    problem = runtime_problem(os.environ.get("METAPROMPT_RUNTIME", "auto").strip().lower())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from metaprompt.config import build_cfg
     from metaprompt.errors import UserInputError
     from metaprompt.runtime import (BACKEND, DATASET_REGISTRY, TRAINER_REGISTRY, build_trainer, collect_env_info,
