@@ -6,8 +6,7 @@ import shutil
 import pytest
 
 import metaprompt.cli.train  # noqa: F401  (choose the runtime before tests change METAPROMPT_RUNTIME)
-from runs import (REPO, reference_run, run_main, run_script, snapshot, synthetic_root, train_argv,  # noqa: F401
-                  SYNTHETIC_YAML)
+from runs import REPO, SYNTHETIC_YAML, run_main, run_script, snapshot, train_argv
 
 PETS_YAML = os.path.join(REPO, "configs", "datasets", "oxford_pets.yaml")
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from runs import checkpoint, read_logs, run_script, snapshot, synthetic_root, train_argv, training_lines  # noqa: F401
+from runs import checkpoint, read_logs, run_script, snapshot, train_argv, training_lines
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("dassl") is None, reason="Dassl is not installed")
 

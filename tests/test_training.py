@@ -5,8 +5,7 @@ import warnings
 import pytest
 import torch
 
-from runs import (checkpoint, read_logs, reference_run, run_main, synthetic_root, train_argv,  # noqa: F401
-                  training_lines)
+from runs import checkpoint, read_logs, run_main, train_argv, training_lines
 
 
 def build_trainer_for(root, out, *opts, seed=1):
