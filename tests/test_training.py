@@ -94,7 +94,8 @@ def test_resume_after_interruption_reaches_the_uninterrupted_result(synthetic_ro
     # Bit-for-bit the uninterrupted run: prompts, optimizer state, printed losses and accuracy.
     final, ref = checkpoint(out, 4), checkpoint(reference_run, 4)
     assert torch.equal(final["state_dict"]["prompts.text_ctx"], ref["state_dict"]["prompts.text_ctx"])
-    assert torch.equal(final["optimizer"]["state"][0]["momentum_buffer"], ref["optimizer"]["state"][0]["momentum_buffer"])
+    momentum = [c["optimizer"]["state"][0]["momentum_buffer"] for c in (final, ref)]
+    assert torch.equal(*momentum)
     ref_lines = training_lines(read_logs(reference_run))
     assert training_lines(read_logs(out)) == ref_lines
     # The rolling checkpoints are gone; the run looks like an uninterrupted one.

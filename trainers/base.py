@@ -61,8 +61,8 @@ class PromptTrainer(*_BASES):
         clip_model = load_clip(backbone, cfg.MODEL.BACKBONE.PATH)
         size = clip_model.visual.input_resolution
         if tuple(cfg.INPUT.SIZE) != (size, size):
-            raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects ({size}, {size}). "
-                              "Set INPUT.SIZE to match the backbone.")
+            raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects "
+                              f"({size}, {size}). Set INPUT.SIZE to match the backbone.")
         if self.prec == "fp16":
             clip_model.half()
         print(f"Building {type(self).__name__} prompt learner")
