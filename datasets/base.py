@@ -21,13 +21,14 @@ import os
 import random
 from typing import Iterable, Sequence
 
+from metaprompt.errors import ConfigError, UserInputError
 from metaprompt.runtime import DatasetBase, Datum, read_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 Lists = dict  # split name ("train", "val", "test") -> list[Datum]
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserInputError, FileNotFoundError):
     """A dataset file or folder is missing; the message says what to put where."""
 
 
@@ -50,6 +51,29 @@ def require_path(path: str, what: str, fix: str) -> str:
     return path
 
 
+def missing_images_error(missing: Sequence[str], total: int | None, listed_in: str) -> "DatasetNotFoundError":
+    count = f"{len(missing)} of the {total} images this run uses are missing, e.g. " if total else "Image not found: "
+    return DatasetNotFoundError(
+        f"{count}{missing[0]} (listed in {listed_in}). The dataset folder is incomplete or was moved, or the split "
+        "file lists images of another copy of the dataset: re-extract the images there."
+    )
+
+
+def make_datum(impath: str, label: int, classname: str, listed_in: str = "the split file") -> Datum:
+    """A ``Datum``; real Dassl's asserts that the image exists, which becomes a clear error here."""
+    try:
+        return Datum(impath=impath, label=label, classname=classname)
+    except AssertionError:
+        raise missing_images_error([impath], None, listed_in) from None
+
+
+def check_images(items: Sequence[Datum], listed_in: str) -> None:
+    """Fail now, with one message, if an image this run will read is missing (not mid-epoch)."""
+    missing = [item.impath for item in items if not os.path.isfile(item.impath)]
+    if missing:
+        raise missing_images_error(missing, len(items), listed_in)
+
+
 def write_json_atomic(obj, path: str, compact: bool = False) -> None:
     """Write through a temporary file, so an interrupted run never leaves half a split or cache."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -63,7 +87,7 @@ def write_json_atomic(obj, path: str, compact: bool = False) -> None:
 
 
 def to_datums(items: Iterable, path_prefix: str) -> list[Datum]:
-    return [Datum(impath=os.path.join(path_prefix, p), label=int(y), classname=c) for p, y, c in items]
+    return [make_datum(os.path.join(path_prefix, p), int(y), c) for p, y, c in items]
 
 
 def relative_items(items: Sequence[Datum], path_prefix: str) -> list[list]:
@@ -109,7 +133,7 @@ def save_split(train, val, test, filepath: str, path_prefix: str) -> None:
 def subsample_classes(*datasets: Sequence[Datum], subsample: str = "all") -> list[list[Datum]]:
     """Keep the base (first half, rounded up) or new classes of the sorted train labels; relabel from 0."""
     if subsample not in SUBSAMPLE_CHOICES:
-        raise ValueError(f"DATASET.SUBSAMPLE_CLASSES={subsample!r}: choose one of {SUBSAMPLE_CHOICES}")
+        raise ConfigError(f"DATASET.SUBSAMPLE_CLASSES={subsample!r}: choose one of {SUBSAMPLE_CHOICES}")
     if subsample == "all":
         return [list(d) for d in datasets]
     labels = sorted({item.label for item in datasets[0]})
@@ -150,7 +174,7 @@ def split_per_class(groups: Iterable[tuple[int, str, list[str]]], p_trn: float =
         if min(n_train, n_val, len(paths) - n_train - n_val) < 1:
             raise DatasetFileError(f"class {name!r} has {len(paths)} images: too few for a "
                                    f"{p_trn:.0%}/{p_val:.0%}/rest split")
-        make = lambda ps: [Datum(impath=p, label=label, classname=name) for p in ps]  # noqa: E731
+        make = lambda ps: [make_datum(p, label, name, "the image folder") for p in ps]  # noqa: E731
         train.extend(make(paths[:n_train]))
         val.extend(make(paths[n_train:n_train + n_val]))
         test.extend(make(paths[n_train + n_val:]))
@@ -215,7 +239,11 @@ class CoOpDataset(DatasetBase):
     published: dict[str, tuple[int, int]] = {}
 
     def __init__(self, cfg) -> None:
-        self.locate(resolve_root(cfg))
+        root = resolve_root(cfg)
+        if not os.path.isdir(root) and type(self).prepare is CoOpDataset.prepare:  # only generators make it
+            require_path(root, "Data root (DATASET.ROOT / --root)",
+                         f"Pass the folder that holds the dataset folders (here: {type(self).dataset_dir}/).")
+        self.locate(root)
         self.prepare(self.dataset_dir)
         self.require(self.required_paths())
         lists = self.load_lists()
@@ -229,6 +257,7 @@ class CoOpDataset(DatasetBase):
             val = test
         else:
             train, val, test = subsample_classes(train, val, test, subsample=subsample)
+        check_images(train + (val if val is not test else []) + test, self.split_path or self.dataset_dir)
         super().__init__(train_x=train, val=val, test=test)
 
     # -- where things are -------------------------------------------------------------------

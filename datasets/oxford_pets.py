@@ -10,7 +10,7 @@ import os
 
 from metaprompt.runtime import Datum, register_dataset
 
-from .base import CoOpDataset, split_trainval
+from .base import CoOpDataset, make_datum, split_trainval
 
 
 @register_dataset
@@ -40,7 +40,7 @@ class OxfordPets(CoOpDataset):
                     continue
                 imname, label = parts[0], int(parts[1]) - 1
                 breed = "_".join(imname.split("_")[:-1]).lower()
-                items.append(Datum(impath=os.path.join(self.image_dir, imname + ".jpg"), label=label, classname=breed))
+                items.append(make_datum(os.path.join(self.image_dir, imname + ".jpg"), label, breed, split_file))
         return items
 
     def build_split(self):

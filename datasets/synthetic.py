@@ -78,6 +78,7 @@ class Synthetic(CoOpDataset):
     dataset_dir = "synthetic"
     image_subdir = "images"
     split_name = "split_zhou_Synthetic.json"
+    download_hint = "The synthetic dataset writes itself: delete its folder and it is generated again."
 
     def prepare(self, dataset_dir: str) -> None:
         if not os.path.exists(dataset_dir):

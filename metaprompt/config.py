@@ -12,13 +12,10 @@ from typing import Callable, Iterable
 
 from yacs.config import CfgNode as CN
 
+from .errors import ConfigError
 from .runtime import get_cfg_default
 
 _EXTENSIONS: list[Callable[[CN], None]] = []
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def config_extension(fn: Callable[[CN], None]) -> Callable[[CN], None]:

@@ -6,6 +6,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("METAPROMPT_RUNTIME", "builtin")  # tests pin the built-in runtime
 
+from runs import reference_run, synthetic_root  # noqa: E402,F401  (session fixtures, shared by all modules)
+
 
 @pytest.fixture
 def repo() -> str:

@@ -15,10 +15,11 @@ import os
 import torch
 import torch.nn.functional as F
 
-from metaprompt.clip import autocast, load_clip, needs_grad_scaler, resolve_precision
-from metaprompt.config import ConfigError
+from metaprompt.clip import PRECISIONS, autocast, load_clip, needs_grad_scaler, resolve_precision
+from metaprompt.errors import ConfigError
 from metaprompt.learners import PromptedCLIP, PromptLearner
 from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
+from metaprompt.runtime.optim import check_optim_cfg
 
 MODEL_NAME = "prompt_learner"  # the checkpoint subfolder, as in the CoOp family
 
@@ -41,7 +42,11 @@ class PromptTrainer(*_BASES):
         return self.cfg.TRAINER[self.CFG_NODE]
 
     def check_cfg(self, cfg) -> None:
-        resolve_precision(cfg.TRAINER[self.CFG_NODE].PREC, torch.device("cpu"))  # validates the name
+        """Reject unsupported values before data and weights are loaded (the device comes later)."""
+        prec = cfg.TRAINER[self.CFG_NODE].PREC
+        if prec not in PRECISIONS:
+            raise ConfigError(f"TRAINER.{self.CFG_NODE}.PREC={prec!r} is not supported; choose one of {PRECISIONS}")
+        check_optim_cfg(cfg.OPTIM)
 
     # -- model -----------------------------------------------------------------------------
     def build_learner(self, clip_model, classnames) -> PromptLearner:
@@ -57,8 +62,8 @@ class PromptTrainer(*_BASES):
         clip_model = load_clip(backbone, cfg.MODEL.BACKBONE.PATH)
         size = clip_model.visual.input_resolution
         if tuple(cfg.INPUT.SIZE) != (size, size):
-            raise ValueError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects ({size}, {size}). "
-                             "Set INPUT.SIZE to match the backbone.")
+            raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects "
+                              f"({size}, {size}). Set INPUT.SIZE to match the backbone.")
         if self.prec == "fp16":
             clip_model.half()
         print(f"Building {type(self).__name__} prompt learner")
@@ -83,10 +88,14 @@ class PromptTrainer(*_BASES):
     def load_init_weights(self, path: str) -> None:
         from metaprompt.runtime.checkpoint import load_checkpoint
 
-        state = load_checkpoint(path)
+        state = load_checkpoint(path, hint="Fix MODEL.INIT_WEIGHTS.", require_state_dict=False)
         self.model.prompt_learner.load_state_dict(state.get("state_dict", state), strict=False)
 
     # -- training step ---------------------------------------------------------------------
+    def parse_batch_train(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images, labels)``; real Dassl's ``TrainerX`` would return the domain too."""
+        return batch["img"].to(self.device), batch["label"].to(self.device)
+
     def forward_backward(self, batch) -> dict:
         image, label = self.parse_batch_train(batch)
         with autocast(self.prec, self.device):
@@ -129,16 +138,23 @@ class PromptTrainer(*_BASES):
         with self.model.cached_text_features():
             return super().test(split)
 
-    def after_epoch(self) -> None:
-        """Dassl's checkpoints, plus a rolling one every epoch so an interrupted run can resume."""
-        super().after_epoch()
+    def kept_by_dassl(self, epoch: int) -> bool:
+        """Whether Dassl's ``after_epoch`` saves (and keeps) the checkpoint of 1-based ``epoch``."""
         freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        return epoch == self.max_epoch or (freq > 0 and epoch % freq == 0)
+
+    def after_epoch(self) -> None:
+        """Dassl's checkpoints, plus a rolling one every epoch so an interrupted run can resume.
+
+        The rolling checkpoint of the previous epoch is removed once this epoch's is written, so a
+        finished run holds exactly the checkpoints Dassl would have written.
+        """
+        super().after_epoch()
         epoch = self.epoch + 1
-        if epoch == self.max_epoch or (freq > 0 and epoch % freq == 0):
-            return  # Dassl's after_epoch has just saved this epoch
-        self.save_model(self.epoch, self.output_dir)
+        if not self.kept_by_dassl(epoch):
+            self.save_model(self.epoch, self.output_dir)
         previous = epoch - 1
-        if previous >= 1 and not (freq > 0 and previous % freq == 0):
+        if previous >= 1 and not self.kept_by_dassl(previous):
             for name in self.get_model_names():
                 path = os.path.join(self.output_dir, name, f"model.pth.tar-{previous}")
                 if os.path.exists(path):

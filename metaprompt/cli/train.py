@@ -6,11 +6,15 @@
         --output-dir output/run DATASET.NUM_SHOTS 16
 
 Errors a user can fix (missing data, weights, unknown names or keys, corrupt checkpoints) end
-the run with one message and exit status 2, before anything in the output folder is touched.
+the run with one message on stderr and exit status 2; nothing already in the output folder is
+changed (a new run may have added its own log file there), and a folder that holds a finished
+run is refused before anything is written.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
 import os
 import sys
 
@@ -73,31 +77,69 @@ def finished_run(output_dir: str) -> bool:
     return read_run(output_dir).finished
 
 
-class UserError(Exception):
-    pass
+def _restore_stdout(original) -> None:
+    """Undo ``setup_logger``'s stdout tee, so in-process callers (tests, notebooks) get their
+    stdout back and the log file is closed. Dassl's logger closes its console when collected,
+    so it is handed a throwaway one first."""
+    tee = sys.stdout
+    if tee is original:
+        return
+    sys.stdout = original
+    log_file = getattr(tee, "file", None)
+    if log_file is not None:
+        log_file.flush()
+        log_file.close()
+    if hasattr(tee, "console"):
+        tee.console = io.StringIO()
 
 
 def main(argv: list[str] | None = None) -> int:
+    original_stdout = sys.stdout
+    try:
+        return _main(argv)
+    finally:
+        _restore_stdout(original_stdout)
+
+
+def runtime_problem(choice: str) -> str | None:
+    """Why the requested runtime cannot be used in this process, whose runtime is already chosen."""
+    if choice not in ("auto", "builtin", "dassl"):
+        return f"METAPROMPT_RUNTIME={choice!r}: use 'auto', 'builtin' or 'dassl'."
+    if choice == "dassl" and importlib.util.find_spec("dassl") is None:
+        return ("The Dassl runtime was requested (--runtime / METAPROMPT_RUNTIME) but Dassl is not installed. "
+                "Install it (see docs/dassl.md) or use --runtime builtin.")
+    from metaprompt.runtime import BACKEND
+
+    if choice != "auto" and BACKEND != choice:
+        return (f"This process already uses the {BACKEND} runtime: it is chosen when metaprompt is first imported. "
+                f"Use train.py --runtime {choice} (it sets the runtime before that import), or set "
+                f"METAPROMPT_RUNTIME={choice}.")
+    return None
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.runtime:
         os.environ["METAPROMPT_RUNTIME"] = args.runtime
-    # Imported late so --runtime takes effect before the runtime is chosen.
-    import metaprompt  # noqa: F401  (registers trainers, datasets and backbones)
-    from metaprompt.clip import MissingWeightsError
-    from metaprompt.config import ConfigError, build_cfg
-    from metaprompt.datasets import DatasetNotFoundError
-    from metaprompt.runtime import (BACKEND, TRAINER_REGISTRY, CheckpointError, DATASET_REGISTRY, build_trainer,
-                                    collect_env_info, set_random_seed)
-    from metaprompt.runtime.builtin.utils import setup_logger  # same log.txt on both runtimes
+    problem = runtime_problem(os.environ.get("METAPROMPT_RUNTIME", "auto").strip().lower())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from metaprompt.config import build_cfg
+    from metaprompt.errors import UserInputError
+    from metaprompt.runtime import (BACKEND, DATASET_REGISTRY, TRAINER_REGISTRY, build_trainer, collect_env_info,
+                                    set_random_seed)
+    from metaprompt.runtime.builtin.utils import setup_logger  # same appending log.txt on both runtimes
 
     try:
         cfg = build_cfg(args.dataset_config_file, args.config_file, args.opts or [], args_to_overrides(args))
         for kind, name, registry in (("trainer", cfg.TRAINER.NAME, TRAINER_REGISTRY),
                                      ("dataset", cfg.DATASET.NAME, DATASET_REGISTRY)):
             if name not in registry.registered_names():
-                raise UserError(f"Unknown {kind} {name!r}. Registered: {', '.join(sorted(registry.registered_names()))}")
+                known = ", ".join(sorted(registry.registered_names()))
+                raise UserInputError(f"Unknown {kind} {name!r}. Registered: {known}")
         if finished_run(cfg.OUTPUT_DIR):
-            raise UserError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log reports a test result). "
+            raise UserInputError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log reports a test result). "
                             "Nothing was changed. Use another --output-dir, or delete that folder to run it again.")
         if cfg.SEED >= 0:
             print(f"Setting fixed seed: {cfg.SEED}")
@@ -119,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_train:
             trainer.train()
         return 0
-    except (UserError, ConfigError, DatasetNotFoundError, MissingWeightsError, CheckpointError) as e:
+    except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from .encoders import PromptedImageEncoder, PromptedTextEncoder
 from .loading import (
     DEFAULT_CACHE,
     MissingWeightsError,
+    WeightsFileError,
     available_backbones,
     is_builtin_backbone,
     load_clip,
@@ -17,5 +18,5 @@ __all__ = [
     "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder", "PromptedTextEncoder",
     "autocast", "available_backbones", "build_tiny_clip", "build_vit_b16_random", "double_precision",
     "is_builtin_backbone", "load_clip", "needs_grad_scaler", "register_backbone", "resolve_checkpoint",
-    "resolve_precision",
+    "resolve_precision", "WeightsFileError",
 ]

@@ -6,12 +6,12 @@ file expected and where to put it.
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from typing import Callable
 
 import torch
 from clip.model import CLIP, build_model
+
+from ..errors import UserInputError
 
 # OpenAI's released checkpoints: name -> file name in the cache (the URL's basename).
 OPENAI_FILES = {
@@ -25,8 +25,12 @@ DEFAULT_CACHE = os.path.expanduser(os.environ.get("CLIP_CACHE", "~/.cache/clip")
 _FACTORIES: dict[str, Callable[[], CLIP]] = {}
 
 
-class MissingWeightsError(FileNotFoundError):
-    pass
+class MissingWeightsError(UserInputError, FileNotFoundError):
+    """No file where the CLIP weights are expected (nothing is ever downloaded)."""
+
+
+class WeightsFileError(UserInputError, ValueError):
+    """A CLIP weights file that is neither a TorchScript archive nor a state dict of CLIP."""
 
 
 def register_backbone(name: str):
@@ -69,21 +73,33 @@ def resolve_checkpoint(name: str, path: str = "") -> str:
 
 def _read_state_dict(fpath: str) -> dict[str, torch.Tensor]:
     try:  # OpenAI releases TorchScript archives
-        return torch.jit.load(fpath, map_location="cpu").state_dict()
+        return dict(torch.jit.load(fpath, map_location="cpu").state_dict())
     except (RuntimeError, ValueError):
         pass
     try:
         obj = torch.load(fpath, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as e:
-        raise ValueError(
+    except Exception as e:  # garbage makes the unpickler fail in many ways (IndexError, OSError, ...)
+        raise WeightsFileError(
             f"{fpath} is neither a TorchScript CLIP archive nor a state dict ({type(e).__name__}). The file may "
-            "be truncated: copy it again."
+            "be truncated or not a CLIP checkpoint: copy OpenAI's file again, or fix MODEL.BACKBONE.PATH."
         ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or "visual.conv1.weight" not in obj:
-        raise ValueError(f"{fpath} does not hold CLIP weights (no 'visual.conv1.weight' entry).")
+        raise WeightsFileError(f"{fpath} does not hold CLIP weights (no 'visual.conv1.weight' entry). Point "
+                               "MODEL.BACKBONE.PATH at an OpenAI CLIP checkpoint or a state dict of one.")
     return obj
+
+
+def _build_fp32(state_dict: dict[str, torch.Tensor]) -> CLIP:
+    """CLIP's ``build_model`` infers the architecture from the shapes but loads the weights into an
+    fp16 model, which would round an fp32 checkpoint; load them again into the fp32 model."""
+    state_dict = dict(state_dict)
+    model = build_model(dict(state_dict)).float()
+    for key in ("input_resolution", "context_length", "vocab_size"):  # metadata in OpenAI's archives
+        state_dict.pop(key, None)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()})
+    return model
 
 
 def load_clip(name: str, path: str = "") -> CLIP:
@@ -91,7 +107,13 @@ def load_clip(name: str, path: str = "") -> CLIP:
     if name in _FACTORIES and not path:
         model = _FACTORIES[name]()
     else:
-        model = build_model(_read_state_dict(resolve_checkpoint(name, path)))
+        fpath = resolve_checkpoint(name, path)
+        state_dict = _read_state_dict(fpath)
+        try:
+            model = _build_fp32(state_dict)
+        except (KeyError, RuntimeError, ValueError, IndexError) as e:
+            raise WeightsFileError(f"{fpath} holds tensors that do not form a CLIP model "
+                                   f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}).") from None
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)

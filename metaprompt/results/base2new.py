@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     base, new = read_run(argv[0]), read_run(argv[1])
     for run in (base, new):
         if not run.finished:
-            print(f"error: no test result in {run.path}/log.txt (the run did not finish)", file=sys.stderr)
+            print(f"error: no test result in the logs of {run.path} (the run did not finish)", file=sys.stderr)
             return 1
     print(f"Base: {base.accuracy:.2f}  New: {new.accuracy:.2f}  HM: {harmonic_mean(base.accuracy, new.accuracy):.2f}")
     if base.backbone not in OPENAI_FILES:

@@ -10,12 +10,18 @@ from __future__ import annotations
 import inspect
 import os
 
+from ..errors import UserInputError
 from .checkpoint import CheckpointError, SafeCheckpointMixin
 from .optim import build_lr_scheduler, build_optimizer
 
+
+class RuntimeChoiceError(UserInputError, ImportError):
+    """METAPROMPT_RUNTIME names no runtime, or one that is not installed."""
+
+
 _choice = os.environ.get("METAPROMPT_RUNTIME", "auto").strip().lower()
 if _choice not in ("auto", "builtin", "dassl"):
-    raise ValueError(f"METAPROMPT_RUNTIME={_choice!r}: use 'auto', 'builtin' or 'dassl'")
+    raise RuntimeChoiceError(f"METAPROMPT_RUNTIME={_choice!r}: use 'auto', 'builtin' or 'dassl'.")
 
 
 def _import_dassl() -> bool:
@@ -25,7 +31,9 @@ def _import_dassl() -> bool:
         import dassl  # noqa: F401
     except ImportError:
         if _choice == "dassl":
-            raise ImportError("METAPROMPT_RUNTIME=dassl but Dassl is not installed") from None
+            raise RuntimeChoiceError("The Dassl runtime was requested (--runtime / METAPROMPT_RUNTIME) but Dassl "
+                                     "is not installed. Install it (see docs/dassl.md) or use the built-in "
+                                     "runtime (--runtime builtin).") from None
         return False
     return True
 
@@ -94,7 +102,8 @@ def register_dataset(cls):
 
 
 __all__ = [
-    "BACKEND", "CheckpointError", "DATASET_REGISTRY", "DatasetBase", "Datum", "SafeCheckpointMixin",
+    "BACKEND", "CheckpointError", "DATASET_REGISTRY", "DatasetBase", "Datum", "RuntimeChoiceError",
+    "SafeCheckpointMixin",
     "TRAINER_REGISTRY", "TrainerX", "build_lr_scheduler", "build_optimizer", "build_trainer",
     "collect_env_info", "get_cfg_default", "listdir_nohidden", "mkdir_if_missing", "read_json",
     "register_dataset", "register_trainer", "set_random_seed", "setup_logger", "write_json",

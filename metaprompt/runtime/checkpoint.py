@@ -12,19 +12,20 @@ front of real Dassl's ``TrainerX`` so both runtimes read and write the same file
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import zipfile
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..errors import UserInputError
+
 CHECKPOINT_POINTER = "checkpoint"
+BEST_MODEL = "model-best.pth.tar"  # Dassl's name for TEST.FINAL_MODEL best_val
 
 
-class CheckpointError(RuntimeError):
-    pass
+class CheckpointError(UserInputError, RuntimeError):
+    """A checkpoint that is missing, corrupt, or holds the wrong tensors."""
 
 
 def _rng_state() -> dict:
@@ -61,17 +62,53 @@ def save_checkpoint(state: dict, save_dir: str, model_name: str = "") -> str:
     return fpath
 
 
-def load_checkpoint(fpath: str) -> dict[str, Any]:
+_EVAL_HINT = "Point --model-dir / --load-epoch at another checkpoint."
+
+
+def load_checkpoint(fpath: str, hint: str = _EVAL_HINT, require_state_dict: bool = True) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; any failure is one :class:`CheckpointError`."""
     if not os.path.isfile(fpath):
-        raise CheckpointError(f'No checkpoint at "{fpath}". Check --model-dir / --load-epoch (or RESUME).')
+        raise CheckpointError(f'No checkpoint at "{fpath}". {hint}')
     try:
-        return torch.load(fpath, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
+        ckpt = torch.load(fpath, map_location="cpu", weights_only=True)
+    except Exception as e:  # a damaged file makes the unpickler fail in many ways (IndexError, OSError, ...)
         raise CheckpointError(
             f'Checkpoint "{fpath}" is corrupt or not a checkpoint of this project ({type(e).__name__}: '
-            f"{str(e).splitlines()[0] if str(e) else ''}). Delete it to train that epoch again, or point "
-            "--model-dir / --load-epoch at another one. Nothing else was changed."
+            f"{str(e).splitlines()[0] if str(e) else ''}). {hint} Nothing was changed."
         ) from None
+    if not isinstance(ckpt, dict) or (require_state_dict and "state_dict" not in ckpt):
+        raise CheckpointError(f'"{fpath}" is not a checkpoint of this project (no "state_dict" entry). {hint}')
+    return ckpt
+
+
+def latest_checkpoint(model_dir: str) -> str | None:
+    """The file named by ``<model_dir>/checkpoint``, else the highest ``model.pth.tar-<N>`` there."""
+    pointer = os.path.join(model_dir, CHECKPOINT_POINTER)
+    if os.path.isfile(pointer):
+        with open(pointer) as f:
+            fpath = os.path.join(model_dir, f.readline().strip())
+        if os.path.isfile(fpath):
+            return fpath
+    epochs = []
+    for fname in os.listdir(model_dir) if os.path.isdir(model_dir) else []:
+        prefix, _, suffix = fname.partition("model.pth.tar-")
+        if not prefix and suffix.isdigit():
+            epochs.append(int(suffix))
+    return os.path.join(model_dir, f"model.pth.tar-{max(epochs)}") if epochs else None
+
+
+def load_matching_state(model: torch.nn.Module, state_dict: dict, fpath: str, hint: str) -> None:
+    """Load ``state_dict``; missing, unexpected or mis-shaped tensors are a :class:`CheckpointError`."""
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:  # shape mismatches are raised even when strict=False
+        lines = [line.strip() for line in str(e).splitlines() if "size mismatch" in line]
+        raise CheckpointError(f'"{fpath}" does not fit this model: {"; ".join(lines) or e}. {hint}') from None
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f'"{fpath}" does not fit this model (missing: {list(result.missing_keys)}, unexpected: '
+            f"{list(result.unexpected_keys)}). {hint}"
+        )
 
 
 class SafeCheckpointMixin:
@@ -101,17 +138,18 @@ class SafeCheckpointMixin:
 
     def resume_model_if_exist(self, directory: str) -> int:
         names = self.get_model_names()
-        if not all(os.path.isfile(os.path.join(directory, n, CHECKPOINT_POINTER)) for n in names):
+        found = {name: latest_checkpoint(os.path.join(directory, name)) for name in names}
+        if not all(found.values()):
             print("No checkpoint found, train from scratch")
             return 0
         print(f'Found checkpoint at "{directory}" (will resume training)')
+        hint = (f'To resume anyway, delete that file (training restarts from an older checkpoint, or from '
+                f'scratch if there is none), or use another --output-dir. "{directory}" may hold a run with '
+                "another trainer or config.")
         start_epoch = 0
         for name in names:
-            path = os.path.join(directory, name)
-            with open(os.path.join(path, CHECKPOINT_POINTER)) as f:
-                fname = f.readline().strip()
-            ckpt = load_checkpoint(os.path.join(path, fname))
-            self._models[name].load_state_dict(ckpt["state_dict"])
+            ckpt = load_checkpoint(found[name], hint=hint)
+            load_matching_state(self._models[name], ckpt["state_dict"], found[name], hint)
             print("Loaded model weights")
             if self._optims[name] is not None and ckpt.get("optimizer"):
                 self._optims[name].load_state_dict(ckpt["optimizer"])
@@ -124,6 +162,10 @@ class SafeCheckpointMixin:
             print(f"Previous epoch: {start_epoch}")
             if "rng_state" in ckpt:
                 _set_rng_state(ckpt["rng_state"])
+            best = os.path.join(directory, name, BEST_MODEL)
+            if os.path.isfile(best):  # TEST.FINAL_MODEL best_val: only a better epoch may replace it
+                self.best_result = load_checkpoint(best, hint=hint)["val_result"]
+                print(f"Best val result so far: {self.best_result}")
         return start_epoch
 
     def load_model(self, directory: str, epoch: int | None = None) -> None:
@@ -131,7 +173,7 @@ class SafeCheckpointMixin:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
         names = self.get_model_names()
-        model_file = "model-best.pth.tar" if epoch is None else f"model.pth.tar-{epoch}"
+        model_file = BEST_MODEL if epoch is None else f"model.pth.tar-{epoch}"
         for name in names:
             model_path = os.path.join(directory, name, model_file)
             if not os.path.exists(model_path):
@@ -142,7 +184,8 @@ class SafeCheckpointMixin:
             ckpt = load_checkpoint(model_path)
             state_dict = self.filter_loaded_state_dict(name, ckpt["state_dict"])
             print(f'Load {model_path} to {name} (epoch={ckpt["epoch"]}, val_result={ckpt.get("val_result")})')
-            self._models[name].load_state_dict(state_dict, strict=False)
+            load_matching_state(self._models[name], state_dict, model_path,
+                                "Evaluate with the trainer and config the model was trained with.")
 
     def filter_loaded_state_dict(self, name: str, state_dict: dict) -> dict:
         """Hook to drop class-specific entries so prompts trained on base classes load for new ones."""

@@ -4,8 +4,12 @@ Used by both runtimes: Dassl's own warm-up wrapper no longer builds on current t
 state pickles a scheduler object that ``torch.load(weights_only=True)`` refuses. Here the whole
 schedule is one closed-form function of the epoch, so its state is a plain dict.
 
-Sequence with warm-up (Dassl's, ``WARMUP_RECOUNT=True``): epochs ``0..W-1`` use the warm-up
-learning rate, epoch ``t >= W`` uses the main schedule at ``t - W``.
+Sequences with ``W = WARMUP_EPOCH > 0`` (Dassl's, checked against it): epochs ``0..W-1`` use
+the warm-up learning rate (``constant``: ``WARMUP_CONS_LR``; ``linear``: ``WARMUP_MIN_LR`` at
+epoch 0, then ``LR * t / W``). With ``WARMUP_RECOUNT=True`` (the default) epoch ``t >= W`` uses
+the main schedule at ``t - W``, i.e. it restarts from ``LR``. With ``WARMUP_RECOUNT=False``
+Dassl's chained schedulers start again from ``LR`` at epoch ``W`` and then apply the main
+schedule's ratios from epoch ``W`` on: ``LR * main(t) / main(W)``.
 """
 from __future__ import annotations
 
@@ -16,14 +20,23 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..errors import ConfigError
+
 _OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 _SCHEDULERS = ("single_step", "multi_step", "cosine")
+
+
+def check_optim_cfg(optim_cfg) -> None:
+    """Raise :class:`ConfigError` now for names the builders below would reject later."""
+    if optim_cfg.NAME not in _OPTIMIZERS:
+        raise ConfigError(f"OPTIM.NAME={optim_cfg.NAME!r} is not supported; choose one of {_OPTIMIZERS}")
+    lr_factor_fn(optim_cfg)
 
 
 def build_optimizer(model_or_params: nn.Module | Iterable, optim_cfg, param_groups=None) -> torch.optim.Optimizer:
     name = optim_cfg.NAME
     if name not in _OPTIMIZERS:
-        raise ValueError(f"OPTIM.NAME={name!r} is not supported; choose one of {_OPTIMIZERS}")
+        raise ConfigError(f"OPTIM.NAME={name!r} is not supported; choose one of {_OPTIMIZERS}")
     if param_groups is not None:
         params = param_groups
     elif isinstance(model_or_params, nn.Module):
@@ -46,7 +59,7 @@ def lr_factor_fn(optim_cfg) -> Callable[[int, float], float]:
     """Return ``f(epoch, base_lr) -> lr`` for the configured schedule (warm-up included)."""
     sched = optim_cfg.LR_SCHEDULER
     if sched not in _SCHEDULERS:
-        raise ValueError(f"OPTIM.LR_SCHEDULER={sched!r} is not supported; choose one of {_SCHEDULERS}")
+        raise ConfigError(f"OPTIM.LR_SCHEDULER={sched!r} is not supported; choose one of {_SCHEDULERS}")
     max_epoch = optim_cfg.MAX_EPOCH
     stepsize = list(optim_cfg.STEPSIZE) if isinstance(optim_cfg.STEPSIZE, (list, tuple)) else [optim_cfg.STEPSIZE]
     gamma = optim_cfg.GAMMA
@@ -64,12 +77,18 @@ def lr_factor_fn(optim_cfg) -> Callable[[int, float], float]:
         return main
     wtype = optim_cfg.WARMUP_TYPE
     if wtype not in ("constant", "linear"):
-        raise ValueError(f"OPTIM.WARMUP_TYPE={wtype!r} is not supported; choose 'constant' or 'linear'")
-    shift = warmup if optim_cfg.WARMUP_RECOUNT else 0
+        raise ConfigError(f"OPTIM.WARMUP_TYPE={wtype!r} is not supported; choose 'constant' or 'linear'")
+    recount = optim_cfg.WARMUP_RECOUNT
+
+    def after_warmup(t: int, base: float) -> float:
+        if recount:
+            return main(t - warmup, base)
+        at_end_of_warmup = main(warmup, 1.0)
+        return base * main(t, 1.0) / at_end_of_warmup if at_end_of_warmup > 0 else 0.0
 
     def with_warmup(t: int, base: float) -> float:
         if t >= warmup:
-            return main(t - shift, base)
+            return after_warmup(t, base)
         if wtype == "constant":
             return optim_cfg.WARMUP_CONS_LR
         return optim_cfg.WARMUP_MIN_LR if t == 0 else base * t / warmup
