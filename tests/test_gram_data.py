@@ -147,3 +147,15 @@ def test_too_few_usable_classes_say_what_to_change():
     h = Hierarchy(torch.zeros(10, dtype=torch.long), torch.zeros(10, dtype=torch.long), ["a"])
     with pytest.raises(EpisodeError, match="two domains"):
         EpisodeSampler(h, n_way=2, k_shot=1, n_query=1)
+
+
+def test_regulator_that_selects_no_tensor_is_a_config_error():
+    from metaprompt.config import ConfigError
+    from metaprompt.learners.base import PromptSpec
+    from metaprompt.meta.gram.regulator import Regulator, RegulatorConfig
+
+    with pytest.raises(ConfigError, match="selects none"):
+        Regulator(RegulatorConfig(modalities=("text",)), {"vision_ctx": (4, 64)},
+                  {"vision_ctx": PromptSpec("vision_ctx", "vision", 0)})
+    with pytest.raises(ConfigError, match="TASK_COND needs KIND gate"):
+        RegulatorConfig(kind="lowrank", task_cond=True)

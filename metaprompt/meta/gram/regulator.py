@@ -118,6 +118,10 @@ class Regulator(nn.Module):
         self.shapes = {n: tuple(int(s) for s in shape) for n, shape in shapes.items()}
         self.specs = dict(specs)
         self.names = [n for n in self.shapes if self.specs[n].modality in config.modalities]
+        if not self.names:
+            present = sorted({self.specs[n].modality for n in self.shapes})
+            raise ConfigError(f"REGULATOR.MODALITIES={list(config.modalities)} selects none of this learner's prompt "
+                              f"tensors (their modalities: {present}).")
         self.task_dim = task_dim if config.task_cond else 0
         widths = {n: self.shapes[n][-1] for n in self.names}
         self.group = {n: (n if config.share == "tensor" else f"{self.specs[n].modality}_{widths[n]}")
