@@ -159,3 +159,15 @@ def test_regulator_that_selects_no_tensor_is_a_config_error():
                   {"vision_ctx": PromptSpec("vision_ctx", "vision", 0)})
     with pytest.raises(ConfigError, match="TASK_COND needs KIND gate"):
         RegulatorConfig(kind="lowrank", task_cond=True)
+
+
+def test_long_captions_are_cut_to_fit_the_text_context():
+    import clip
+
+    from metaprompt.meta.gram.metatrain import short_name
+
+    long = " ".join(["a very long web caption with many words"] * 20)
+    name = short_name(long, 32)
+    assert long.startswith(name) and len(name) < len(long)
+    clip.tokenize(f"{' '.join(['X'] * 16)} {name}.")  # raises if the prompt exceeds 77 tokens
+    assert short_name("a red circle", 32) == "a red circle"

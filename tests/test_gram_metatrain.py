@@ -15,7 +15,7 @@ SMALL = ["TRAINER.GRAM.META.K1", "6", "TRAINER.GRAM.META.K2", "2", "TRAINER.GRAM
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("gram") / "corpus")
-    synthetic_corpus.generate(out, n_pairs=90, seed=0)
+    synthetic_corpus.generate(out, n_pairs=90, seed=0, shards=2)
     return os.path.join(out, "captions.csv")
 
 
@@ -36,6 +36,8 @@ def assert_same_artefact(a, b):
 
 
 def test_interrupted_run_resumes_to_the_same_artefact_bit_exact(repo, corpus, tmp_path, capsys):
+    """IVLP on the tar shards: episode images are read from the shards by byte range."""
+    corpus = os.path.join(os.path.dirname(corpus), "shards")
     steps = ["TRAINER.GRAM.META.STEPS", "4"]
     assert meta_train(repo, corpus, tmp_path / "whole", *steps, cfg="smoke_ivlp", cache=tmp_path / "cache") == 0
     assert meta_train(repo, corpus, tmp_path / "split", *steps, cfg="smoke_ivlp", cache=tmp_path / "cache",

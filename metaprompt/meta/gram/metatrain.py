@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 from typing import Sequence
 
 import torch
+from clip.simple_tokenizer import SimpleTokenizer
 from tqdm import tqdm
 
 from ...clip import load_clip
@@ -39,12 +41,15 @@ ARTEFACT_FILE = "artefact.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> SimpleTokenizer:
+    return SimpleTokenizer()
+
+
 def short_name(caption: str, max_tokens: int) -> str:
     """A caption cut to ``max_tokens`` BPE tokens, so ``prompt + name`` fits CLIP's 77-token context."""
-    from clip.clip import _tokenizer
-
-    tokens = _tokenizer.encode(caption)
-    return caption if len(tokens) <= max_tokens else _tokenizer.decode(tokens[:max_tokens]).strip()
+    tokens = _tokenizer().encode(caption)
+    return caption if len(tokens) <= max_tokens else _tokenizer().decode(tokens[:max_tokens]).strip()
 
 
 class MetaTrainer:
