@@ -1,0 +1,98 @@
+"""GRAM trainer: a wrapped learner tuned from GRAM's meta-learned prompts with its frozen regulator.
+
+``TRAINER.GRAM.BASE`` picks the wrapped learner (CoOp, VPT, IVLP or MaPLe), which reads its
+keys from its own node (``TRAINER.COOP`` ...); ``PREC`` comes from ``TRAINER.GRAM.PREC``.
+``TRAINER.GRAM.ARTEFACT`` is the file meta-training wrote for the same backbone and prompt
+configuration (checked: any difference is one error naming both sides). Everything else is the
+wrapped method's own recipe; inference is unchanged (the regulator only acts on gradients).
+
+* ``USE_INIT``: the learner starts from the artefact's prompt tensors;
+* ``USE_REGULATOR``: after every backward (and AMP unscaling), each regulated prompt gradient is
+  replaced by the frozen regulator's output, computed in fp32.
+
+With both False the trainer is the wrapped method itself (no artefact needed).
+"""
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from metaprompt.config import config_extension
+from metaprompt.learners import PromptLearner
+from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, check_compatible, learner_config,
+                                  load_artefact)
+from metaprompt.meta.gram.config import check_base
+from metaprompt.meta.gram.objective import task_embedding
+from metaprompt.meta.gram.regulator import Regulator
+from metaprompt.runtime import register_trainer
+
+from .base import PromptTrainer
+
+
+@config_extension
+def extend_cfg(cfg) -> None:
+    add_gram_node(cfg)
+
+
+@register_trainer
+class GRAM(PromptTrainer):
+    CFG_NODE = "GRAM"
+
+    def check_cfg(self, cfg) -> None:
+        super().check_cfg(cfg)
+        check_base(cfg)
+        node = cfg.TRAINER.GRAM
+        if (node.USE_INIT or node.USE_REGULATOR) and not node.ARTEFACT:
+            load_artefact("")  # raises the error that says what to do
+
+    def build_learner(self, clip_model, classnames) -> PromptLearner:
+        node = self.node
+        learner = build_learner(self.cfg, clip_model.token_embedding, clip_model.visual.conv1.out_channels,
+                                len(classnames))
+        self.artefact = None
+        self.regulator: Regulator | None = None
+        self._task = None
+        print(f"GRAM wraps {node.BASE} (learner keys from TRAINER.{BASE_NODES[node.BASE]}); "
+              f"meta-learned init: {node.USE_INIT}, regulator: {node.USE_REGULATOR}")
+        if not (node.USE_INIT or node.USE_REGULATOR):
+            return learner
+        art = load_artefact(node.ARTEFACT)
+        check_compatible(art, node.ARTEFACT, node.BASE, learner_config(self.cfg), self.cfg.MODEL.BACKBONE.NAME,
+                         {n: p.shape for n, p in learner.prompts.items()})
+        self.artefact = art
+        if node.USE_INIT:
+            with torch.no_grad():
+                for name, p in learner.prompts.items():
+                    p.copy_(art.prompts[name])
+            print(f"Loaded the meta-learned prompt initialization from {node.ARTEFACT}")
+        return learner
+
+    def build_model(self) -> None:
+        super().build_model()
+        if self.node.USE_REGULATOR:
+            self.regulator = self.artefact.build_regulator().to(self.device)
+            print(f"GRAM: frozen {self.regulator.describe()}")
+
+    @torch.no_grad()
+    def downstream_task_embedding(self) -> torch.Tensor:
+        """The task condition: mean frozen image feature of the few-shot training set (test transform)."""
+        tfm = self.test_loader.dataset.transform
+        items = self.dm.dataset.train_x
+        feats = []
+        for i in range(0, len(items), 64):
+            images = torch.stack([tfm(Image.open(x.impath).convert("RGB")) for x in items[i: i + 64]])
+            feats.append(self.model.image_encoder(images.to(self.device)).float())
+        return task_embedding(torch.cat(feats))
+
+    @torch.no_grad()
+    def modulate_gradients(self) -> None:
+        if self.regulator is None:
+            return
+        if self.regulator.task_dim and self._task is None:
+            self._task = self.downstream_task_embedding()
+        prompts = self.model.prompt_learner.prompts
+        grads = {n: prompts[n].grad for n in self.regulator.names if prompts[n].grad is not None}
+        regulated = self.regulator({n: g.float() for n, g in grads.items()}, self._task)
+        for name, g in grads.items():
+            g.copy_(regulated[name])  # cast back to the gradient's dtype (fp16 under PREC fp16)
+
