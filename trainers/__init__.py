@@ -1,5 +1,5 @@
 """Registered trainers (one thin module each). Importing this package registers them all."""
-from . import coop, ivlp, maple, vpt  # noqa: F401
+from . import coop, ivlp, maple, prometar, vpt  # noqa: F401
 from .base import PromptTrainer
 
 __all__ = ["PromptTrainer"]
