@@ -89,3 +89,14 @@ def test_text_teacher_is_the_normalised_template_mean_of_clips_own_text_encoder(
         for i, name in enumerate(["red circle", "green square"]):
             features = clip_model.encode_text(clip.tokenize([t.format(name) for t in IMAGENET_TEMPLATES]))
             torch.testing.assert_close(teacher[i], F.normalize(features.mean(dim=0), dim=-1), rtol=1e-5, atol=1e-6)
+
+
+def test_normalize_gradients_gives_unit_rms_and_leaves_zero_gradients_alone():
+    from metaprompt.meta.gate import normalize_gradients
+
+    module = torch.nn.Linear(3, 4)
+    module.weight.grad = torch.full((4, 3), 1e-9)
+    module.bias.grad = torch.zeros(4)
+    normalize_gradients(module)
+    torch.testing.assert_close(module.weight.grad, torch.ones(4, 3))
+    assert torch.equal(module.bias.grad, torch.zeros(4))

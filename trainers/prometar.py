@@ -22,7 +22,7 @@ from yacs.config import CfgNode as CN
 from metaprompt.clip import autocast
 from metaprompt.config import ConfigError, config_extension
 from metaprompt.learners import IVLPLearner, PromptLearner
-from metaprompt.meta.gate import GradientGate, gamma_statistics
+from metaprompt.meta.gate import GradientGate, gamma_statistics, normalize_gradients
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
@@ -104,9 +104,6 @@ class ProMetaR(PromptTrainer):
         self.optim_gate = build_optimizer(self.gate, self.cfg.OPTIM_VNET)
         self.sched_gate = build_lr_scheduler(self.optim_gate, self.cfg.OPTIM_VNET)
         self.register_model(GATE_NAME, self.gate, self.optim_gate, self.sched_gate)
-        if self.paper_mode and self.cfg.OPTIM_VNET.MAX_EPOCH != self.cfg.OPTIM.MAX_EPOCH:
-            print(f"Note: OPTIM_VNET.MAX_EPOCH={self.cfg.OPTIM_VNET.MAX_EPOCH} differs from "
-                  f"OPTIM.MAX_EPOCH={self.cfg.OPTIM.MAX_EPOCH}: the gate's schedule will not end with training.")
         self._method: ProMetaRMethod | None = None
         self._rewrite_grads = None
         self._gamma_stats: dict[str, float] = {}
@@ -175,21 +172,19 @@ class ProMetaR(PromptTrainer):
 
     @torch.no_grad()
     def _scale_meta_grads(self) -> None:
-        """Paper mode, Step B: prompts get the outer loss scaled by LR_RATIO; the gate a unit-RMS gradient.
-
-        The gate's gradient is ``alpha * dL/dtheta' * g_reg * dgamma/dphi``: orders of magnitude
-        below its weights, so a fixed scale would have to be tuned per model and dataset.
-        Normalising each gate tensor's gradient to unit RMS makes the step size OPTIM_VNET.LR
-        whatever that scale is (normalised gradient descent; with Adam it changes nothing).
-        """
+        """Paper mode, Step B: the prompts' share of the outer loss is scaled by LR_RATIO; the
+        gate's gradient is normalised to unit RMS per tensor, so OPTIM_VNET.LR sets its step."""
         for p in self.model.prompt_learner.parameters():
             if p.grad is not None:
                 p.grad.mul_(self.node.LR_RATIO)
-        for p in self.gate.parameters():
-            if p.grad is not None:
-                rms = p.grad.float().pow(2).mean().sqrt()
-                if rms > 0:
-                    p.grad.div_(rms.to(p.grad.dtype))
+        normalize_gradients(self.gate)
+
+    def before_train(self) -> None:
+        if self.paper_mode and self.cfg.OPTIM_VNET.MAX_EPOCH != self.cfg.OPTIM.MAX_EPOCH:
+            print(f"Note: OPTIM_VNET.MAX_EPOCH={self.cfg.OPTIM_VNET.MAX_EPOCH} differs from "
+                  f"OPTIM.MAX_EPOCH={self.cfg.OPTIM.MAX_EPOCH}: the gate's schedule will not end with training.")
+        super().before_train()
+        self.method  # noqa: B018  (the text teacher, before the first iteration is timed)
 
     def after_epoch(self) -> None:
         if self._gamma_stats:

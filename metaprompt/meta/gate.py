@@ -73,6 +73,21 @@ class GradientGate(nn.Module):
         return {name: g_ce[name] + gamma[name] * g_reg[name] for name in g_ce}, gamma
 
 
+@torch.no_grad()
+def normalize_gradients(module: nn.Module) -> None:
+    """Scale each parameter's gradient to unit RMS (normalised gradient descent).
+
+    The gate's outer-loss gradient is ``alpha * dL/dtheta' * g_reg * dgamma/dphi``, orders of
+    magnitude below its weights and with a scale that depends on the model and the data; after
+    this the optimizer's learning rate alone sets how far the gate moves per step.
+    """
+    for p in module.parameters():
+        if p.grad is not None:
+            rms = p.grad.float().pow(2).mean().sqrt()
+            if rms > 0:
+                p.grad.div_(rms.to(p.grad.dtype))
+
+
 def gamma_statistics(gamma: Mapping[str, torch.Tensor], specs: Mapping[str, PromptSpec]) -> dict[str, float]:
     """Mean and standard deviation of gamma per modality (``gamma_text_mean``, ``gamma_vision_std`` ...)."""
     by_modality: dict[str, list[torch.Tensor]] = {}
