@@ -74,7 +74,8 @@ def run(mode: str, args, data_root: str, out_root: str) -> list[str]:
     def report_after_epoch():
         after_epoch()
         lr = trainer.optim_gate.param_groups[0]["lr"]
-        lines.append(f"{mode:<9} epoch {trainer.epoch + 1:>2}  next gate lr {lr:.2e}  {gate_report(trainer, initial_gate, batch)}")
+        report = gate_report(trainer, initial_gate, batch)
+        lines.append(f"{mode:<9} epoch {trainer.epoch + 1:>2}  next gate lr {lr:.2e}  {report}")
 
     trainer.after_epoch = report_after_epoch
     trainer.train()

@@ -136,24 +136,32 @@ def main() -> None:
     p.add_argument("--attention", choices=("math", "default"), default="math")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the variants this many times in turn and keep each one's median over rounds "
+                        "(evens out a shared machine's changing load)")
     p.add_argument("--_child", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._child:
         print("RESULT " + json.dumps(run_variant(args, args._child)))
         return
     forwarded = _drop_variants(sys.argv[1:])
-    results = []
+    runs: dict[str, list[dict]] = {v: [] for v in args.variants}
     load_before = os.getloadavg()
-    for variant in args.variants:
-        out = subprocess.run([sys.executable, __file__, *forwarded, "--_child", variant], capture_output=True, text=True)
-        lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-        if out.returncode != 0 or not lines:
-            sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
-        results.append(json.loads(lines[-1][7:]))
+    for _ in range(args.rounds):
+        for variant in args.variants:
+            out = subprocess.run([sys.executable, __file__, *forwarded, "--_child", variant], capture_output=True,
+                                 text=True)
+            lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+            if out.returncode != 0 or not lines:
+                sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+            runs[variant].append(json.loads(lines[-1][7:]))
     load_after = os.getloadavg()
+    keys = ("median_s", "min_s", "peak", "baseline")
+    results = [{"variant": v, **{k: statistics.median(r[k] for r in rs) for k in keys}} for v, rs in runs.items()]
     mem = "CUDA max_memory_allocated" if args.device == "cuda" else "peak RSS (ru_maxrss)"
     print(f"model {args.model} ({args.size} px), base {args.base}, {args.classes} classes, batch {args.batch}, "
-          f"{args.device}, {args.prec}, attention {args.attention}, median of {args.iters} iterations")
+          f"{args.device}, {args.prec}, attention {args.attention}, threads {args.threads or 'default'}, "
+          f"median of {args.iters} iterations" + (f", median over {args.rounds} rounds" if args.rounds > 1 else ""))
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs")
     plain = next((r for r in results if r["variant"] == "plain"), None)
     header = f"{'variant':<14}{'s/iter':>9}{'min s':>9}{'x plain':>9}   {mem:<26}{'x plain':>8}{'above build':>13}"

@@ -36,7 +36,8 @@ def build(base: str, first_order: bool) -> tuple[ProMetaR, torch.Tensor, torch.T
     clip_model = double_precision(build_tiny_clip(vision_layers=2, transformer_layers=2))
     clip_model.requires_grad_(False)
     if base == "IVLP":
-        learner = IVLPLearner(clip_model.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=2, depth_vision=2)
+        learner = IVLPLearner(clip_model.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=2,
+                              depth_vision=2)
     else:
         learner = MaPLeLearner(clip_model.token_embedding, 64, n_ctx=2, depth=2)
     model = PromptedCLIP(clip_model, learner.double(), CLASSNAMES)

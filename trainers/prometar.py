@@ -87,11 +87,10 @@ class ProMetaR(PromptTrainer):
     # -- model -----------------------------------------------------------------------------
     def build_learner(self, clip_model, classnames) -> PromptLearner:
         base = self.node.BASE
-        learner_cls, node = (IVLPLearner, self.node) if base == "IVLP" else (
-            OTHER_BASES[base][0], self.cfg.TRAINER[OTHER_BASES[base][1]])
-        print(f"ProMetaR wraps {base} (learner keys from TRAINER.{'PROMETAR' if base == 'IVLP' else OTHER_BASES[base][1]})")
-        return learner_cls.from_cfg(node, clip_model.token_embedding, clip_model.visual.conv1.out_channels,
-                                    len(classnames))
+        learner_cls, node_name = (IVLPLearner, self.CFG_NODE) if base == "IVLP" else OTHER_BASES[base]
+        print(f"ProMetaR wraps {base} (learner keys from TRAINER.{node_name})")
+        return learner_cls.from_cfg(self.cfg.TRAINER[node_name], clip_model.token_embedding,
+                                    clip_model.visual.conv1.out_channels, len(classnames))
 
     def build_model(self) -> None:
         super().build_model()

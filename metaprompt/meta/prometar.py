@@ -108,7 +108,10 @@ class ProMetaR:
         logits = self.model.logits(image_features, text_features)
         ce = F.cross_entropy(logits, labels)
         zero = ce.new_zeros((), dtype=at_least_fp32(ce))
-        text_reg = self.settings.text_weight * feature_l1(text_features, self.text_teacher) if self.has_text_reg else zero
+        if self.has_text_reg:
+            text_reg = self.settings.text_weight * feature_l1(text_features, self.text_teacher)
+        else:
+            text_reg = zero
         if self.has_image_reg:
             teacher = teacher_images if teacher_images is not None else image_teacher(self.model, images)
             image_reg = self.settings.image_weight * feature_l1(image_features, teacher)
