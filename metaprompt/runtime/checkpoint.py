@@ -121,6 +121,10 @@ class SafeCheckpointMixin:
     def load_checkpoint_extra_state(self, name: str, checkpoint: dict) -> None:
         pass
 
+    def inference_model_names(self) -> list[str]:
+        """The models ``load_model`` (evaluation) reads; training-only models can be left out."""
+        return self.get_model_names()
+
     def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None,
                    model_name: str = "") -> None:
         for name in self.get_model_names():
@@ -172,7 +176,7 @@ class SafeCheckpointMixin:
         if not directory:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
-        names = self.get_model_names()
+        names = self.inference_model_names()
         model_file = BEST_MODEL if epoch is None else f"model.pth.tar-{epoch}"
         for name in names:
             model_path = os.path.join(directory, name, model_file)

@@ -1,0 +1,192 @@
+"""ProMetaR trainer (node ``TRAINER.PROMETAR`` with the release's keys, gate optimizer ``OPTIM_VNET``).
+
+Wires :mod:`metaprompt.meta.prometar` to the optimizers. Per batch:
+
+* Step A: ``backward(L_ce)`` through the hook, which swaps each prompt gradient for the gated
+  ``g_ce + gamma * g_reg`` (gate frozen), then the prompt optimizer steps;
+* Step B (batches with two or more classes): the episode's outer loss is back-propagated to the
+  prompts and the gate, and both optimizers step.
+
+``TRAINER.PROMETAR.BASE`` picks the wrapped learner. IVLP (the release's) reads its keys from
+this node; CoOp, VPT and MaPLe read theirs from their own nodes (``TRAINER.COOP`` ...).
+``PREC`` always comes from this node. ``MODE`` is ``paper`` (default) or ``reference``; see
+docs/prometar.md. Evaluation uses the plain prompted model: the gate is training-only.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+from yacs.config import CfgNode as CN
+
+from metaprompt.clip import autocast
+from metaprompt.config import ConfigError, config_extension
+from metaprompt.learners import IVLPLearner, PromptLearner
+from metaprompt.meta.gate import GradientGate, gamma_statistics, normalize_gradients
+from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
+from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
+from metaprompt.meta.regularizers import text_teacher
+from metaprompt.runtime import build_lr_scheduler, build_optimizer, register_trainer
+
+from .base import MODEL_NAME, PromptTrainer, compute_accuracy
+from .coop import CoOp
+from .maple import MaPLe
+from .vpt import VPT
+
+GATE_NAME = "prometar_gate"  # its checkpoint subfolder (training state only)
+MODES = ("paper", "reference")
+# Wrapped learners other than IVLP: (learner class, its own config node).
+OTHER_BASES = {t.__name__: (t.LEARNER, t.CFG_NODE) for t in (CoOp, VPT, MaPLe)}
+BASES = ("IVLP", *OTHER_BASES)
+
+
+@config_extension
+def extend_cfg(cfg) -> None:
+    cfg.TRAINER.PROMETAR = CN()
+    node = cfg.TRAINER.PROMETAR
+    # The release's keys and defaults.
+    node.N_CTX_VISION = 4  # IVLP: visual prompt tokens
+    node.N_CTX_TEXT = 4  # IVLP: text context tokens
+    node.CTX_INIT = "a photo of a"
+    node.PREC = "fp16"  # fp16, fp32, amp or bf16 (for every BASE)
+    node.PROMPT_DEPTH_VISION = 9  # IVLP: counts the input layer
+    node.PROMPT_DEPTH_TEXT = 9
+    node.ADAPT_LR = 0.0005  # alpha of the inner (support) step
+    node.LR_RATIO = 0.0005  # scale of the outer (query) loss for the prompts
+    node.FAST_ADAPTATION = False  # first-order inner step
+    node.MIXUP_ALPHA = 0.5  # lam ~ Beta(MIXUP_ALPHA, MIXUP_BETA) per query sample
+    node.MIXUP_BETA = 0.5
+    node.DIM_RATE = 8  # one gate value per DIM_RATE gradient elements
+    # This project's keys.
+    node.BASE = "IVLP"  # IVLP, CoOp, VPT or MaPLe
+    node.MODE = "paper"  # paper or reference (the release's behaviour, frozen gate included)
+    node.TEXT_REG_WEIGHT = 50.0  # w_t of R_text
+    node.IMAGE_REG_WEIGHT = 20.0  # w_i of R_img
+    # The gate's optimizer and schedule: Dassl's OPTIM keys and defaults, as in the release.
+    cfg.OPTIM_VNET = cfg.OPTIM.clone()
+
+
+@register_trainer
+class ProMetaR(PromptTrainer):
+    CFG_NODE = "PROMETAR"
+
+    def check_cfg(self, cfg) -> None:
+        super().check_cfg(cfg)
+        node = cfg.TRAINER.PROMETAR
+        if node.BASE not in BASES:
+            raise ConfigError(f"TRAINER.PROMETAR.BASE={node.BASE!r} is not supported; choose one of {BASES}")
+        if node.MODE not in MODES:
+            raise ConfigError(f"TRAINER.PROMETAR.MODE={node.MODE!r} is not supported; choose one of {MODES}")
+        if node.DIM_RATE < 1:
+            raise ConfigError(f"TRAINER.PROMETAR.DIM_RATE must be >= 1, got {node.DIM_RATE}")
+
+    @property
+    def paper_mode(self) -> bool:
+        return self.node.MODE == "paper"
+
+    # -- model -----------------------------------------------------------------------------
+    def build_learner(self, clip_model, classnames) -> PromptLearner:
+        base = self.node.BASE
+        learner_cls, node_name = (IVLPLearner, self.CFG_NODE) if base == "IVLP" else OTHER_BASES[base]
+        print(f"ProMetaR wraps {base} (learner keys from TRAINER.{node_name})")
+        return learner_cls.from_cfg(self.cfg.TRAINER[node_name], clip_model.token_embedding,
+                                    clip_model.visual.conv1.out_channels, len(classnames))
+
+    def build_model(self) -> None:
+        super().build_model()
+        learner = self.model.prompt_learner
+        # Paper: the gate trains in fp32. Reference: the release's gate has the model's dtype.
+        gate_dtype = torch.float32 if self.paper_mode else self.model.dtype
+        self.gate = GradientGate(learner.prompts, learner.specs, self.node.DIM_RATE).to(self.device, gate_dtype)
+        n_gate = sum(p.numel() for p in self.gate.parameters())
+        print(f"ProMetaR gate: {len(self.gate.mlps)} MLPs ({n_gate:,} parameters, {gate_dtype}), mode {self.node.MODE}")
+        self.optim_gate = build_optimizer(self.gate, self.cfg.OPTIM_VNET)
+        self.sched_gate = build_lr_scheduler(self.optim_gate, self.cfg.OPTIM_VNET)
+        self.register_model(GATE_NAME, self.gate, self.optim_gate, self.sched_gate)
+        self._method: ProMetaRMethod | None = None
+        self._rewrite_grads = None
+        self._gamma_stats: dict[str, float] = {}
+
+    @property
+    def method(self) -> ProMetaRMethod:
+        """The method, with the text teacher computed on first use (evaluation never needs it)."""
+        if self._method is None:
+            node = self.node
+            print("Computing the frozen-CLIP text teacher (60 templates per class)")
+            teacher = text_teacher(self.model, self.dm.dataset.classnames)
+            settings = ProMetaRSettings(text_weight=node.TEXT_REG_WEIGHT, image_weight=node.IMAGE_REG_WEIGHT,
+                                        adapt_lr=node.ADAPT_LR, first_order=node.FAST_ADAPTATION,
+                                        mixup_alpha=node.MIXUP_ALPHA, mixup_beta=node.MIXUP_BETA)
+            self._method = ProMetaRMethod(self.model, self.gate, teacher, settings)
+        return self._method
+
+    def inference_model_names(self) -> list[str]:
+        return [MODEL_NAME]
+
+    # -- training step ---------------------------------------------------------------------
+    def forward_backward(self, batch) -> dict:
+        images, labels = self.parse_batch_train(batch)
+        method, node = self.method, self.node
+        # Step A: the prompts step with the gated gradient.
+        with autocast(self.prec, self.device):
+            teacher_images = method.image_teacher(images)
+            losses = method.losses(images, labels, teacher_images=teacher_images)
+        scale = self.scaler.get_scale() if self.scaler is not None else 1.0
+        g_reg = method.regularizer_gradients(losses.reg * scale, method.prompts())
+        self._rewrite_grads = functools.partial(self._gate_prompt_grads, {n: g / scale for n, g in g_reg.items()})
+        self.backward_and_update(losses.ce, names=[MODEL_NAME])
+        summary = {"loss": losses.ce.item(), "acc": compute_accuracy(losses.logits, labels),
+                   "reg_text": losses.text_reg.item(), "reg_image": losses.image_reg.item(), **self._gamma_stats}
+        # Step B: one-class-held-out episode; reaches the prompts and the gate.
+        episode = sample_episode(labels, node.MIXUP_ALPHA, node.MIXUP_BETA)
+        if episode is not None:
+            with autocast(self.prec, self.device):
+                meta_loss = method.meta_loss(images, labels, episode, teacher_images)
+            if self.paper_mode:
+                self._rewrite_grads = self._scale_meta_grads
+                outer = meta_loss
+            else:  # the release scales the whole outer loss, the gate's share included
+                outer = meta_loss * node.LR_RATIO
+            self.backward_and_update(outer, names=[MODEL_NAME, GATE_NAME])
+            summary["loss_meta"] = meta_loss.item()
+        if (self.batch_idx + 1) == self.num_batches:
+            # The release builds the gate's scheduler but never steps it (reference mode keeps that).
+            self.update_lr([MODEL_NAME, GATE_NAME] if self.paper_mode else [MODEL_NAME])
+        return summary
+
+    def modulate_gradients(self) -> None:
+        rewrite, self._rewrite_grads = self._rewrite_grads, None
+        if rewrite is not None:
+            rewrite()
+
+    @torch.no_grad()
+    def _gate_prompt_grads(self, g_reg: dict[str, torch.Tensor]) -> None:
+        """Step A: the prompts' gradient is ``g_ce`` (just back-propagated); make it ``g_ce + gamma * g_reg``."""
+        prompts = self.model.prompt_learner.prompts
+        g_ce = {n: p.grad if p.grad is not None else torch.zeros_like(p) for n, p in prompts.items()}
+        g_mod, gamma = self.gate(g_ce, g_reg)
+        for name, p in prompts.items():
+            p.grad = g_mod[name].to(p.dtype)
+        self._gamma_stats = gamma_statistics(gamma, self.model.prompt_learner.specs)
+
+    @torch.no_grad()
+    def _scale_meta_grads(self) -> None:
+        """Paper mode, Step B: the prompts' share of the outer loss is scaled by LR_RATIO; the
+        gate's gradient is normalised to unit RMS per tensor, so OPTIM_VNET.LR sets its step."""
+        for p in self.model.prompt_learner.parameters():
+            if p.grad is not None:
+                p.grad.mul_(self.node.LR_RATIO)
+        normalize_gradients(self.gate)
+
+    def before_train(self) -> None:
+        if self.paper_mode and self.cfg.OPTIM_VNET.MAX_EPOCH != self.cfg.OPTIM.MAX_EPOCH:
+            print(f"Note: OPTIM_VNET.MAX_EPOCH={self.cfg.OPTIM_VNET.MAX_EPOCH} differs from "
+                  f"OPTIM.MAX_EPOCH={self.cfg.OPTIM.MAX_EPOCH}: the gate's schedule will not end with training.")
+        super().before_train()
+        self.method  # noqa: B018  (the text teacher, before the first iteration is timed)
+
+    def after_epoch(self) -> None:
+        if self._gamma_stats:
+            stats = " | ".join(f"{k} {v:.6f}" for k, v in self._gamma_stats.items())
+            print(f"ProMetaR gate ({self.node.MODE} mode) after epoch {self.epoch + 1}: {stats}")
+        super().after_epoch()
