@@ -29,6 +29,6 @@ setup(
         "numpy",
         "pillow",
     ],
-    extras_require={"test": ["pytest>=7", "scipy"], "plots": ["matplotlib"]},  # scipy: .mat label files
+    extras_require={"test": ["pytest>=7", "scipy", "matplotlib"], "plots": ["matplotlib"]},  # scipy: .mat label files; matplotlib: figure tests
     entry_points={"console_scripts": ["metaprompt-train=metaprompt.cli.train:main"]},
 )

@@ -97,6 +97,7 @@ def test_dry_run_shows_trees_and_passes_overrides_to_every_run(repo, script_env,
 
 
 def test_sweep_stops_at_a_failed_run_or_keeps_going(repo, script_env, tmp_path):
+    (tmp_path / "empty").mkdir()  # the data root exists; the dataset folder inside it does not
     env = dict(script_env, DATA=str(tmp_path / "empty"), TRAINER="CoOp", CFG="smoke", SEEDS="1",
                DATASETS="oxford_pets synthetic")
     out = bash(repo, "sweep", "base2new", env=env, cwd=tmp_path)
