@@ -11,5 +11,6 @@ import warnings
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 from . import clip as _clip  # noqa: F401,E402  (built-in backbones)
+from . import toyworld as _toyworld  # noqa: F401,E402  (the toy-vit backbone)
 from . import datasets as _datasets  # noqa: F401,E402
 from . import trainers as _trainers  # noqa: F401,E402

@@ -6,8 +6,10 @@ OUTPUT="${OUTPUT:-output}"
 DEFAULT_TRAINER="ProMetaR"
 DEFAULT_CFG="vit_b16_c2_ep10_batch4_4+4ctx"
 TRAINER="${TRAINER:-$DEFAULT_TRAINER}"
-# Datasets that write themselves and run on a built-in CLIP: no DATA or weights needed.
-EMBEDDED_DATASETS="synthetic"
+# Datasets that write themselves and run on a built-in CLIP: no DATA or weights needed. The toy
+# world's (toy-vit, a CLIP pretrained on rendered scenes; docs/toyworld.md) and a smoke dataset.
+TOY_DATASETS="toy_shapes toy_textures toy_sketch"
+EMBEDDED_DATASETS="$TOY_DATASETS synthetic"
 # The benchmark's dataset lists, in the papers' table order (configs/datasets/<name>.yaml).
 # metaprompt/results/catalog.py holds the same lists; a test checks that they agree.
 BASE2NEW_DATASETS="imagenet caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101"
@@ -16,6 +18,7 @@ XD_TARGETS_DEFAULT="caltech101 oxford_pets stanford_cars oxford_flowers food101 
 DG_TARGETS_DEFAULT="imagenetv2 imagenet_sketch imagenet_a imagenet_r"
 
 is_embedded() { [[ " $EMBEDDED_DATASETS " == *" $1 "* ]]; }
+is_toy() { [[ " $TOY_DATASETS " == *" $1 "* ]]; }
 
 die() { echo "error: $*" >&2; exit 2; }
 
@@ -39,6 +42,7 @@ finished() { "$PYTHON" "$REPO/metaprompt/results/logparse.py" finished "$1"; }
 
 # default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given.
 default_cfg() {
+  if is_toy "$2"; then echo toy; return; fi  # the toy world's recipes (configs/trainers/*/toy.yaml)
   if is_embedded "$2"; then echo smoke; return; fi
   case "$1" in
     "$DEFAULT_TRAINER") echo "$DEFAULT_CFG" ;;
@@ -48,7 +52,7 @@ default_cfg() {
     MaPLe) echo vit_b16_c2_ep5_batch4_2ctx ;;
     VPT) echo vit_b16_c2_ep5_batch4_4 ;;
     ZeroshotCLIP) echo vit_b16 ;;
-    *) LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke' | head -n1 | sed 's/\.yaml$//' ;;
+    *) LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke\|^toy' | head -n1 | sed 's/\.yaml$//' ;;
   esac
 }
 
@@ -62,7 +66,7 @@ require_data() {
   [[ -n "${DATA:-}" ]] && return 0
   local d
   for d in "$@"; do
-    is_embedded "$d" || die "DATA is not set ('$d' needs it): DATA=/path/to/datasets bash $0 ... (the folder that holds the dataset folders, e.g. \$DATA/oxford_pets/). Without data, try the embedded dataset: ${EMBEDDED_EXAMPLE:-bash $0 synthetic 1}"
+    is_embedded "$d" || die "DATA is not set ('$d' needs it): DATA=/path/to/datasets bash $0 ... (the folder that holds the dataset folders, e.g. \$DATA/oxford_pets/). Without data, try the embedded dataset: ${EMBEDDED_EXAMPLE:-bash $0 toy_shapes 1}"
   done
   DATA="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data"
 }
@@ -90,7 +94,9 @@ resolve_common() {
 run_dir() { echo "$OUTPUT/$1/$2/shots_$3/$TRAINER/$CFG/seed$4"; }
 
 note_embedded() {
-  if is_embedded "$1"; then
+  if is_toy "$1"; then
+    echo "NOTE: $1 is a toy-world dataset on the toy CLIP (CPU): compare methods here, not with published numbers."
+  elif is_embedded "$1"; then
     echo "NOTE: $1 runs on a built-in CLIP on CPU: a smoke run of the pipeline, not a benchmark."
   fi
 }

@@ -24,5 +24,5 @@ bash "$REPO/scripts/base2new_test.sh" "$DATASET" "$SEED" "$@"
 
 [[ "${DRY_RUN:-0}" == 1 ]] && exit 0
 echo "== $TRAINER / $CFG on $DATASET, seed $SEED =="
-"$PYTHON" -m metaprompt.results.base2new "$(run_dir base2new/train_base "$DATASET" "$SHOTS" "$SEED")" \
+"$PYTHON" "$REPO/metaprompt/results/logparse.py" base2new "$(run_dir base2new/train_base "$DATASET" "$SHOTS" "$SEED")" \
   "$(run_dir base2new/test_new "$DATASET" "$SHOTS" "$SEED")"

@@ -9,7 +9,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 USAGE="[TRAINER=$DEFAULT_TRAINER] [CFG=..] [DATA=/path/to/datasets] [OUTPUT=output] bash $0 DATASET SEED SHOTS [KEY VALUE ...]   (SHOTS: 1, 2, 4, 8 or 16 in the protocol)"
-EMBEDDED_EXAMPLE="bash $0 synthetic 1 4"
+EMBEDDED_EXAMPLE="bash $0 toy_shapes 1 4"
 
 usage_if_short $# 3
 DATASET=$1; SEED=$2; SHOTS=$3; shift 3

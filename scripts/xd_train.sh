@@ -10,7 +10,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 USAGE="[TRAINER=$DEFAULT_TRAINER] [CFG=..] [DATA=/path/to/datasets] [OUTPUT=output] [SHOTS=16] bash $0 SOURCE_DATASET SEED [KEY VALUE ...]   (SOURCE_DATASET is imagenet in the protocol)"
-EMBEDDED_EXAMPLE="bash $0 synthetic 1"
+EMBEDDED_EXAMPLE="bash $0 toy_shapes 1"
 
 usage_if_short $# 2
 DATASET=$1; SEED=$2; shift 2

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 import metaprompt  # noqa: F401  (registers trainers and datasets)
 from metaprompt.clip import double_precision
 from metaprompt.config import ConfigError, build_cfg
+from metaprompt.meta.regularizers import text_teacher
 from metaprompt.runtime import build_trainer, set_random_seed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -208,3 +209,14 @@ def test_release_recipe_and_per_learner_recipes_load_unchanged():
 def test_bad_base_or_mode_is_one_clear_error(data_root, tmp_path, key, value, message):
     with pytest.raises(ConfigError, match=message):
         make_trainer(data_root, str(tmp_path), f"TRAINER.PROMETAR.{key}", value)
+
+
+def test_teacher_templates_can_be_given_and_must_hold_the_class_slot(data_root, tmp_path):
+    templates = ("a photo of a {}.", "a sketch of a {}.")
+    trainer = make_trainer(data_root, str(tmp_path), "TRAINER.PROMETAR.TEACHER_TEMPLATES", repr(templates))
+    expected = text_teacher(trainer.model, trainer.dm.dataset.classnames, templates)
+    assert torch.equal(trainer.method.text_teacher, expected)
+    release = text_teacher(trainer.model, trainer.dm.dataset.classnames)  # the 60 ImageNet templates
+    assert not torch.allclose(expected, release)
+    with pytest.raises(ConfigError, match="one '{}' for the class name"):
+        make_trainer(data_root, str(tmp_path / "bad"), "TRAINER.PROMETAR.TEACHER_TEMPLATES", "('a photo.',)")

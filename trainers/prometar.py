@@ -26,6 +26,7 @@ from metaprompt.meta.gate import GradientGate, gamma_statistics, normalize_gradi
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
+from metaprompt.meta.templates import IMAGENET_TEMPLATES
 from metaprompt.runtime import build_lr_scheduler, build_optimizer, register_trainer
 
 from .base import MODEL_NAME, PromptTrainer, compute_accuracy
@@ -62,6 +63,9 @@ def extend_cfg(cfg) -> None:
     node.MODE = "paper"  # paper or reference (the release's behaviour, frozen gate included)
     node.TEXT_REG_WEIGHT = 50.0  # w_t of R_text
     node.IMAGE_REG_WEIGHT = 20.0  # w_i of R_img
+    # The text teacher's prompt templates ("{}" is the class name); empty: CLIP's 60 ImageNet
+    # templates, as the release. A CLIP that never saw their words (the toy world's) needs its own.
+    node.TEACHER_TEMPLATES = ()
     # The gate's optimizer and schedule: Dassl's OPTIM keys and defaults, as in the release.
     cfg.OPTIM_VNET = cfg.OPTIM.clone()
 
@@ -77,6 +81,10 @@ class ProMetaR(PromptTrainer):
             raise ConfigError(f"TRAINER.PROMETAR.BASE={node.BASE!r} is not supported; choose one of {BASES}")
         if node.MODE not in MODES:
             raise ConfigError(f"TRAINER.PROMETAR.MODE={node.MODE!r} is not supported; choose one of {MODES}")
+        bad = [t for t in node.TEACHER_TEMPLATES if t.count("{}") != 1]
+        if bad:
+            raise ConfigError(f"TRAINER.PROMETAR.TEACHER_TEMPLATES: each template needs one '{{}}' for the class "
+                              f"name; these do not: {bad}")
         if node.DIM_RATE < 1:
             raise ConfigError(f"TRAINER.PROMETAR.DIM_RATE must be >= 1, got {node.DIM_RATE}")
 
@@ -112,8 +120,9 @@ class ProMetaR(PromptTrainer):
         """The method, with the text teacher computed on first use (evaluation never needs it)."""
         if self._method is None:
             node = self.node
-            print("Computing the frozen-CLIP text teacher (60 templates per class)")
-            teacher = text_teacher(self.model, self.dm.dataset.classnames)
+            templates = tuple(node.TEACHER_TEMPLATES) or IMAGENET_TEMPLATES
+            print(f"Computing the frozen-CLIP text teacher ({len(templates)} templates per class)")
+            teacher = text_teacher(self.model, self.dm.dataset.classnames, templates)
             settings = ProMetaRSettings(text_weight=node.TEXT_REG_WEIGHT, image_weight=node.IMAGE_REG_WEIGHT,
                                         adapt_lr=node.ADAPT_LR, first_order=node.FAST_ADAPTATION,
                                         mixup_alpha=node.MIXUP_ALPHA, mixup_beta=node.MIXUP_BETA)

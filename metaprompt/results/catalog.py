@@ -88,3 +88,9 @@ SETTINGS: dict[str, Setting] = {
 
 def run_path(root: str, subtree: str, dataset: str, shots: int, trainer: str, cfg: str, seed: int) -> str:
     return f"{root.rstrip('/')}/{subtree}/{dataset}/shots_{shots}/{trainer}/{cfg}/seed{seed}"
+
+
+# The toy world's datasets (metaprompt/toyworld, datasets/toy.py): embedded, on the toy-vit backbone.
+TOY_DATASETS: tuple[str, ...] = ("toy_shapes", "toy_textures", "toy_sketch")
+PAPER_NAMES.update({"toy_shapes": "ToyShapes", "toy_textures": "ToyTextures", "toy_sketch": "ToySketch"})
+_FOLDERS.update({paper.lower(): folder for folder, paper in PAPER_NAMES.items()})

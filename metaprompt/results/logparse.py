@@ -89,12 +89,45 @@ def harmonic_mean(base: float, new: float) -> float:
     return 2 * base * new / (base + new) if base + new > 0 else 0.0
 
 
+# OpenAI's released CLIP models (metaprompt.clip.loading.OPENAI_FILES's keys; a test keeps them equal).
+OPENAI_MODELS = ("RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
+                 "ViT-L/14@336px")
+
+
+def backbone_note(backbone: str | None) -> str | None:
+    """What a result on ``backbone`` is evidence of, when it is not a pretrained OpenAI CLIP."""
+    if backbone in OPENAI_MODELS:
+        return None
+    if backbone == "toy-vit":
+        return ("backbone 'toy-vit' is the toy world's CLIP (pretrained on rendered scenes, docs/toyworld.md): "
+                "compare methods with each other here, not with published numbers")
+    return (f"backbone {backbone!r} is not a pretrained OpenAI CLIP: a smoke run of the pipeline, "
+            "not a benchmark result")
+
+
+def print_base2new(train_dir: str, test_dir: str) -> int:
+    base, new = read_run(train_dir), read_run(test_dir)
+    for run in (base, new):
+        if not run.finished:
+            print(f"error: no test result in the logs of {run.path} (the run did not finish)", file=sys.stderr)
+            return 1
+    print(f"Base: {base.accuracy:.2f}  New: {new.accuracy:.2f}  HM: {harmonic_mean(base.accuracy, new.accuracy):.2f}")
+    note = backbone_note(base.backbone)
+    if note:
+        print(f"NOTE: {note}.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``logparse.py finished DIR``: exit 0 when DIR holds a finished run, 1 otherwise.
-    ``logparse.py accuracy DIR``: print the run's test accuracy (exit 1 when unfinished)."""
+    ``logparse.py accuracy DIR``: print the run's test accuracy (exit 1 when unfinished).
+    ``logparse.py base2new TRAIN_DIR TEST_DIR``: print Base / New / HM of a base-to-new run."""
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 3 and argv[0] == "base2new":
+        return print_base2new(argv[1], argv[2])
     if len(argv) != 2 or argv[0] not in ("finished", "accuracy"):
-        print("usage: logparse.py {finished|accuracy} RUN_DIR", file=sys.stderr)
+        print("usage: logparse.py {finished|accuracy} RUN_DIR | logparse.py base2new TRAIN_DIR TEST_DIR",
+              file=sys.stderr)
         return 2
     run = read_run(argv[1])
     if argv[0] == "accuracy" and run.finished:

@@ -124,5 +124,44 @@ def to_json(tables: list[Table]) -> str:
     return json.dumps({"tables": data}, indent=2, ensure_ascii=False) + "\n"
 
 
+# Methods in the order the papers' tables list them; others follow alphabetically.
+METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "VPT", "IVLP", "MaPLe", "ProMetaR", "GRAM")
+
+
+def _method_rank(table: Table) -> tuple:
+    known = table.trainer in METHOD_ORDER
+    return (not known, METHOD_ORDER.index(table.trainer) if known else 0, table.trainer, table.cfg)
+
+
+def to_summary(tables: list[Table]) -> str:
+    """All methods in one Markdown table, grouped by dataset: the side-by-side comparison."""
+    tables = sorted(tables, key=_method_rank)
+    several_cfgs = len({t.trainer for t in tables}) < len(tables)
+    labels = [f"{t.trainer} ({t.cfg})" if several_cfgs else t.trainer for t in tables]
+    columns = tables[0].columns if tables else []
+    order: list[tuple[str, str]] = []  # (dataset, label) in first-seen order, the average last
+    for t in tables:
+        for row in t.rows:
+            if (row.dataset, row.label) not in order:
+                order.append((row.dataset, row.label))
+    order.sort(key=lambda key: key[0] == "average")
+    if sum(dataset != "average" for dataset, _ in order) == 1:  # one dataset: its average says nothing new
+        order = [key for key in order if key[0] != "average"]
+    rows = []
+    for dataset, label in order:
+        for t, method in zip(tables, labels):
+            row = next((r for r in t.rows if r.dataset == dataset), None)
+            if row is not None:
+                rows.append([label, method] + [cell_text(row.cells[c]) for c in columns])
+    out = [tabulate(rows, ["Dataset", "Method"] + columns, tablefmt="github", disable_numparse=True), ""]
+    problems = [f"{t.trainer}: {p.describe()}" for t in tables for p in t.problems]
+    if problems:
+        out += ["**Missing or unfinished runs (not averaged):**", ""] + [f"- {p}" for p in problems] + [""]
+    notes = list(dict.fromkeys(n for t in tables for n in t.notes))  # shared notes once
+    out += [f"- {n}" for n in notes] + [""]
+    return "\n".join(out)
+
+
 def render(tables: list[Table], fmt: str) -> str:
-    return {"terminal": to_terminal, "markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](tables)
+    return {"terminal": to_terminal, "markdown": to_markdown, "csv": to_csv, "json": to_json,
+            "summary": to_summary}[fmt](tables)

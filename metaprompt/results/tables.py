@@ -1,8 +1,8 @@
 """Results tables of the sweeps, side by side with the published numbers.
 
     python -m metaprompt.results.tables OUTPUT_ROOT [--setting base2new|xd|dg|fewshot]
-        [--format terminal|markdown|csv|json] [--figure out.png] [--trainer T] [--cfg C]
-        [--shots K] [--seeds 1 2 3] [--compare METHOD ...] [--out FILE] [--strict]
+        [--format terminal|markdown|csv|json|summary] [--figure out.png] [--trainer T] [--cfg C]
+        [--shots K] [--seeds 1 2 3] [--datasets D ...] [--compare METHOD ...] [--out FILE] [--strict]
 
 Rules (the CoOp family's, see docs/benchmark.md):
 - a dataset's accuracy is the mean over seeds with the *population* standard deviation (numpy's
@@ -18,19 +18,18 @@ Rules (the CoOp family's, see docs/benchmark.md):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from metaprompt.clip.loading import OPENAI_FILES
-
 from .catalog import PROTOCOL_SEEDS, SETTINGS, Setting, paper_name, run_path
 from .collect import Run, find_runs
-from .logparse import harmonic_mean
+from .logparse import backbone_note, harmonic_mean
 from .published import AVERAGE, load_published
 
-FORMATS = ("terminal", "markdown", "csv", "json")
+FORMATS = ("terminal", "markdown", "csv", "json", "summary")  # summary: every method in one table
 STD_NOTE = "± is the population standard deviation over seeds (numpy.std, ddof=0), as the CoOp-family parse scripts"
 
 
@@ -235,9 +234,9 @@ class _Builder:
             notes.append(f"not benchmark datasets of this setting (left out of the average): {', '.join(extra)}")
         backbones = sorted({r.result.backbone for r in runs if r.result.finished and r.result.backbone})
         for bb in backbones:
-            if bb not in OPENAI_FILES:
-                notes.append(f"backbone {bb!r} is not a pretrained OpenAI CLIP: a smoke run of the pipeline, "
-                             "not a benchmark result")
+            note = backbone_note(bb)
+            if note:
+                notes.append(note)
             elif bb != "ViT-B/16" and self.compare:
                 notes.append(f"backbone {bb}: the published numbers are for CLIP ViT-B/16")
         if self.compare and self.setting.name == "base2new":
@@ -249,14 +248,19 @@ class _Builder:
 
 def build_tables(root: str, setting: str = "base2new", trainer: str | None = None, cfg: str | None = None,
                  shots: int | None = None, seeds: tuple[int, ...] | None = None,
-                 compare: list[str] | None = None) -> list[Table]:
+                 compare: list[str] | None = None, datasets: tuple[str, ...] | None = None) -> list[Table]:
     """One table per (trainer, recipe[, shots]) found under ``root`` for ``setting``.
 
     ``compare``: published methods to put beside the results; ``None`` compares with the trainer's
-    own published numbers when the CSV has them.
+    own published numbers when the CSV has them. ``datasets``: only these datasets (targets, for
+    xd and dg), and the average row is over them instead of the benchmark's list.
     """
     spec = SETTINGS[setting]
     runs = [r for g in spec.groups for r in find_runs(root, g.subtree)]
+    if datasets:
+        spec = dataclasses.replace(spec, average_over=tuple(datasets))
+        sources = {g.subtree for g in spec.groups if g.role == "source"}
+        runs = [r for r in runs if r.dataset in datasets or r.subtree in sources]
     runs = [r for r in runs if (trainer is None or r.trainer == trainer) and (cfg is None or r.cfg == cfg)
             and (shots is None or r.shots == shots)]
     if spec.name == "fewshot":
@@ -292,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, help="only runs with this many shots")
     p.add_argument("--seeds", type=int, nargs="+", help="the seeds each cell should hold "
                    "(default: every seed found for the trainer and recipe)")
+    p.add_argument("--datasets", nargs="+", metavar="DATASET",
+                   help="only these datasets (targets for xd/dg); the average row is over them "
+                        "(default: the benchmark's datasets, e.g. the 11 of base-to-new)")
     p.add_argument("--compare", nargs="*", metavar="METHOD",
                    help="published methods to show beside the results (default: the trainer's own, when published)")
     p.add_argument("--out", metavar="FILE", help="write the table to FILE instead of standard output")
@@ -309,8 +316,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no published numbers for {', '.join(unknown)}; available: "
                   f"{', '.join(load_published())}", file=sys.stderr)
             return 2
+    compare = args.compare
+    if compare is None and args.format == "summary":
+        compare = []  # the summary has no published columns
     tables = build_tables(args.root, args.setting, args.trainer, args.cfg, args.shots,
-                          tuple(args.seeds) if args.seeds else None, args.compare)
+                          tuple(args.seeds) if args.seeds else None, compare,
+                          tuple(args.datasets) if args.datasets else None)
     if not tables:
         groups = " and ".join(f"{args.root}/{g.subtree}/<dataset>/shots_<K>/<TRAINER>/<CFG>/seed<S>/"
                               for g in SETTINGS[args.setting].groups)

@@ -112,15 +112,19 @@ def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def generate(out_dir: str, n_pairs: int = 600, seed: int = 0, shards: int = 0) -> None:
-    """Write the corpus atomically (a temporary folder renamed into place); refuses to overwrite."""
+def generate(out_dir: str, n_pairs: int = 600, seed: int = 0, shards: int = 0, sampler=None) -> None:
+    """Write the corpus atomically (a temporary folder renamed into place); refuses to overwrite.
+
+    ``sampler(n_pairs, seed) -> [(PIL image, caption), ...]`` draws the pairs (default: this
+    module's shapes; the toy world passes its own, see ``metaprompt.toyworld.corpus``).
+    """
     if os.path.exists(out_dir) and os.listdir(out_dir):
         raise FileExistsError(f"{out_dir} already exists and is not empty; choose another folder or delete it.")
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".gram-corpus-", dir=parent)
     try:
-        pairs = sample_pairs(n_pairs, seed)
+        pairs = (sampler or sample_pairs)(n_pairs, seed)
         os.makedirs(os.path.join(tmp, "images"))
         with open(os.path.join(tmp, "captions.csv"), "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

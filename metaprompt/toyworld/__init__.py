@@ -1,0 +1,8 @@
+"""A CPU-scale world where base-to-new generalization is real (see docs/toyworld.md).
+
+Procedurally rendered scenes (:mod:`.render`), their captions (:mod:`.captions`), a tiny CLIP
+pretrained on them (:mod:`.pretrain`, shipped as the ``toy-vit`` backbone by :mod:`.model`) and
+downstream tasks whose new classes the model can name zero-shot (:mod:`.tasks`; the datasets
+themselves live in ``metaprompt.datasets.toy``).
+"""
+from . import model  # noqa: F401  (registers the toy-vit backbone)

@@ -1,0 +1,44 @@
+"""Zero-shot classification of rendered toy-task images with a CLIP: the check that words carry meaning."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import clip
+import numpy as np
+import torch
+from clip.model import CLIP
+
+from .tasks import Task, sample_task_images
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+TEMPLATE = "a photo of a {}."  # the prompt CoOp's base-to-new recipe starts from
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC -> CLIP-normalized float NCHW (what the test transform makes of a 32 px image)."""
+    x = torch.from_numpy(images).float().permute(0, 3, 1, 2) / 255.0
+    mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def classify(model: CLIP, images: torch.Tensor, classnames: Sequence[str], template: str = TEMPLATE) -> torch.Tensor:
+    """Predicted class index per image, by cosine similarity to the prompted class names."""
+    text = model.encode_text(clip.tokenize([template.format(c) for c in classnames]))
+    image = model.encode_image(images)
+    text = text / text.norm(dim=-1, keepdim=True)
+    image = image / image.norm(dim=-1, keepdim=True)
+    return (image @ text.t()).argmax(dim=1)
+
+
+def zero_shot_accuracy(model: CLIP, task: Task, split: str = "new", per_class: int = 30, seed: int = 12345,
+                       template: str = TEMPLATE) -> float:
+    """Accuracy (percent) on freshly rendered images of the task's base, new or all classes."""
+    n_base = task.num_base
+    labels = {"base": range(n_base), "new": range(n_base, len(task.classnames)),
+              "all": range(len(task.classnames))}[split]
+    images, ys = sample_task_images(task, labels, per_class, seed)
+    names = [task.classnames[i] for i in labels]
+    pred = classify(model.eval(), to_input(images), names, template)
+    return 100.0 * float((pred.numpy() == ys - labels[0]).mean())
