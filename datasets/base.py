@@ -19,7 +19,11 @@ import json
 import math
 import os
 import random
-from typing import Iterable, Sequence
+import shutil
+import tempfile
+from typing import Callable, Iterable, Sequence
+
+from PIL import Image
 
 from metaprompt.errors import ConfigError, UserInputError
 from metaprompt.runtime import DatasetBase, Datum, read_json
@@ -400,3 +404,39 @@ class TestOnlyDataset(CoOpDataset):
             raise DatasetFileError(f"{type(self).__name__}: classnames.txt has no line for folder(s) {unknown[:5]} of "
                                    f"{self.image_dir}. Use CoOp's ImageNet classnames.txt (1000 lines).")
         return self.read_class_folders([(f, names[f]) for f in folders])
+
+
+def write_rendered_dataset(dataset_dir: str, classnames: Sequence[str], counts: dict[str, int],
+                           draw: Callable[[int], Image.Image], split_name: str,
+                           extra_files: dict[str, str] | None = None) -> None:
+    """Write a dataset that renders itself, in the CoOp layout, atomically.
+
+    ``images/<class>/<i>.png`` with ``counts[split]`` images per class and split (train, val, test,
+    drawn in that order by ``draw(label)``), the split file ``split_name``, and ``extra_files``
+    (name -> text). Everything goes to a temporary folder renamed into place, so a crash never
+    leaves a half-written dataset where a reader looks.
+    """
+    parent = os.path.dirname(os.path.abspath(dataset_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dataset_dir)}-", dir=parent)
+    try:
+        image_dir = os.path.join(tmp, "images")
+        splits: dict[str, list[Datum]] = {k: [] for k in counts}
+        for label, name in enumerate(classnames):
+            folder = os.path.join(image_dir, name.replace(" ", "_"))
+            os.makedirs(folder)
+            i = 0
+            for split, n in counts.items():
+                for _ in range(n):
+                    path = os.path.join(folder, f"{i:03d}.png")
+                    draw(label).save(path)
+                    splits[split].append(Datum(impath=path, label=label, classname=name))
+                    i += 1
+        save_split(splits["train"], splits["val"], splits["test"], os.path.join(tmp, split_name), image_dir)
+        for name, text in (extra_files or {}).items():
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        os.replace(tmp, dataset_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 
 from PIL import Image, ImageDraw
 
-from metaprompt.runtime import Datum, register_dataset
+from metaprompt.runtime import register_dataset
 
-from .base import CoOpDataset, save_split
+from .base import CoOpDataset, write_rendered_dataset
 
 CLASSES = [("red", "circle"), ("green", "square"), ("blue", "triangle"), ("yellow", "circle"),
            ("purple", "square"), ("orange", "triangle"), ("white", "circle"), ("cyan", "square"),
@@ -48,29 +46,9 @@ def _draw(rng: random.Random, color: str, shape: str) -> Image.Image:
 
 def generate(dataset_dir: str, seed: int = 0) -> None:
     """Write the dataset atomically (a temporary folder renamed into place)."""
-    parent = os.path.dirname(dataset_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
-    try:
-        rng = random.Random(seed)
-        image_dir = os.path.join(tmp, "images")
-        splits = {k: [] for k in COUNTS}
-        for label, (color, shape) in enumerate(CLASSES):
-            name = f"{color} {shape}"
-            folder = os.path.join(image_dir, name.replace(" ", "_"))
-            os.makedirs(folder)
-            i = 0
-            for split, n in COUNTS.items():
-                for _ in range(n):
-                    path = os.path.join(folder, f"{i:03d}.png")
-                    _draw(rng, color, shape).save(path)
-                    splits[split].append(Datum(impath=path, label=label, classname=name))
-                    i += 1
-        save_split(splits["train"], splits["val"], splits["test"], os.path.join(tmp, Synthetic.split_name), image_dir)
-        os.replace(tmp, dataset_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    rng = random.Random(seed)
+    write_rendered_dataset(dataset_dir, [f"{color} {shape}" for color, shape in CLASSES], COUNTS,
+                           lambda label: _draw(rng, *CLASSES[label]), Synthetic.split_name)
 
 
 @register_dataset

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
 from PIL import Image
 
-from metaprompt.runtime import Datum, register_dataset
+from metaprompt.runtime import register_dataset
 from metaprompt.toyworld.render import render
 from metaprompt.toyworld.tasks import TASKS, Task
 
-from .base import CoOpDataset, DatasetNotFoundError, save_split
+from .base import CoOpDataset, DatasetNotFoundError, write_rendered_dataset
 
 COUNTS = {"train": 20, "val": 8, "test": 40}
 WORLD_VERSION = 1  # bump when rendering or the tasks change, so stale folders are noticed
@@ -33,30 +31,10 @@ def _stamp(task: Task) -> dict:
 
 def generate(task: Task, dataset_dir: str, split_name: str) -> None:
     """Render the dataset into a temporary folder and rename it into place (never half-written)."""
-    parent = os.path.dirname(dataset_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{task.name}-", dir=parent)
-    try:
-        rng = np.random.default_rng(sum(map(ord, task.name)))  # a fixed seed per task
-        image_dir = os.path.join(tmp, "images")
-        splits: dict[str, list[Datum]] = {k: [] for k in COUNTS}
-        for label, name in enumerate(task.classnames):
-            folder = os.path.join(image_dir, name.replace(" ", "_"))
-            os.makedirs(folder)
-            i = 0
-            for split, n in COUNTS.items():
-                for _ in range(n):
-                    path = os.path.join(folder, f"{i:03d}.png")
-                    Image.fromarray(render(task.draw_scene(label, rng), rng)).save(path)
-                    splits[split].append(Datum(impath=path, label=label, classname=name))
-                    i += 1
-        save_split(splits["train"], splits["val"], splits["test"], os.path.join(tmp, split_name), image_dir)
-        with open(os.path.join(tmp, STAMP), "w") as f:
-            json.dump(_stamp(task), f, indent=1)
-        os.replace(tmp, dataset_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    rng = np.random.default_rng(sum(map(ord, task.name)))  # a fixed seed per task
+    write_rendered_dataset(dataset_dir, task.classnames, COUNTS,
+                           lambda label: Image.fromarray(render(task.draw_scene(label, rng), rng)), split_name,
+                           {STAMP: json.dumps(_stamp(task), indent=1)})
 
 
 def ensure_generated(task: Task, dataset_dir: str, split_name: str) -> None:

@@ -154,19 +154,21 @@ def generate(out_dir: str, n_pairs: int = 600, seed: int = 0, shards: int = 0, s
         raise
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Write a synthetic image-text corpus for GRAM meta-training.")
+def main(argv: list[str] | None = None, sampler=None, default_pairs: int = 600,
+         what: str = "a synthetic image-text corpus") -> int:
+    """The command line; ``sampler`` as in :func:`generate` (the toy world's corpus reuses this)."""
+    p = argparse.ArgumentParser(description=f"Write {what} for GRAM meta-training.")
     p.add_argument("out_dir")
-    p.add_argument("--pairs", type=int, default=600, help="number of image-caption pairs")
+    p.add_argument("--pairs", type=int, default=default_pairs, help="number of image-caption pairs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shards", type=int, default=0, help="also write this many WebDataset tar shards")
     args = p.parse_args(argv)
     try:
-        generate(args.out_dir, args.pairs, args.seed, args.shards)
+        generate(args.out_dir, args.pairs, args.seed, args.shards, sampler)
     except FileExistsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"Wrote {args.pairs} pairs to {args.out_dir}")
+    print(f"Wrote {args.pairs} pairs of {what} to {args.out_dir}")
     return 0
 
 
