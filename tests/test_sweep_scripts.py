@@ -44,7 +44,10 @@ def test_missing_arguments_print_usage(repo, script_env, script, tmp_path):
 def test_real_dataset_without_data_gives_the_data_hint(repo, script_env, script, args, tmp_path):
     out = bash(repo, script, *args, env=script_env, cwd=tmp_path)
     assert out.returncode == 2
-    assert "DATA is not set" in out.stderr and "DATA=/path/to/datasets" in out.stderr and "synthetic" in out.stderr
+    assert "DATA is not set" in out.stderr and "DATA=/path/to/datasets" in out.stderr
+    hint = out.stderr.split("try the embedded dataset: ")[1]
+    assert "toy_shapes" in hint or "SOURCE=synthetic" in hint
+    assert f"scripts/{script}.sh" in hint  # a command for the script that was run
     assert not (tmp_path / "output").exists()
 
 
