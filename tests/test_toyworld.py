@@ -35,8 +35,7 @@ def toy_root(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def toy_clip():
-    torch.set_num_threads(1)
-    return load_clip("toy-vit")
+    return load_clip("toy-vit")  # (no torch.set_num_threads here: later tests compare runs bit for bit)
 
 
 # -- rendering and captions ------------------------------------------------------------------------
@@ -108,7 +107,9 @@ def test_checkpoint_round_trip_keeps_weights(tmp_path):
     for key, value in loaded.state_dict().items():
         expected = ref[key].half().float()
         if key == toy_model.EMBEDDING:  # only the vocabulary's rows are kept; the rest are zero
-            assert torch.equal(value[ids], expected[ids]) and value.abs().sum() == value[ids].abs().sum()
+            others = torch.ones(len(value), dtype=torch.bool)
+            others[ids] = False
+            assert torch.equal(value[ids], expected[ids]) and not value[others].any()
         else:
             assert torch.equal(value, expected), key
 

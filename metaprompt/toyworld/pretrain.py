@@ -127,7 +127,15 @@ def evaluate(model, per_class: int = 30) -> dict[str, float]:
 
 
 def pretrain(cfg: PretrainConfig, spec: dict = TOY_VIT, log=print):
+    threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
+    try:
+        return _pretrain(cfg, spec, log)
+    finally:
+        torch.set_num_threads(threads)  # a caller's thread pool is left as it was
+
+
+def _pretrain(cfg: PretrainConfig, spec: dict, log):
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = build_toy_clip(cfg.seed, spec).train()
