@@ -73,7 +73,13 @@ esac
 CFG_FILTER=()
 [[ -n "${CFG:-}" ]] && CFG_FILTER=(--cfg "$CFG")
 SEED_FILTER=(--seeds $SEEDS)
-summary "$SETTING" "${CFG_FILTER[@]}" "${SEED_FILTER[@]}"
+AVERAGE_OVER=()  # the benchmark's datasets, except for a toy-world sweep: its own datasets
+if [[ "$SETTING" == base2new || "$SETTING" == fewshot ]]; then
+  all_toy=1
+  for d in $DATASETS; do is_toy "$d" || all_toy=0; done
+  (( all_toy )) && AVERAGE_OVER=(--datasets $DATASETS)
+fi
+summary "$SETTING" "${CFG_FILTER[@]}" "${SEED_FILTER[@]}" "${AVERAGE_OVER[@]}"
 if (( ${#FAILED[@]} )); then
   echo "error: ${#FAILED[@]} step(s) failed:" >&2
   printf '  %s\n' "${FAILED[@]}" >&2

@@ -112,3 +112,21 @@ def test_toy_table_script_runs_every_kind_of_method_and_prints_one_table(repo, s
     assert again.returncode == 0 and open(table).read().strip() in again.stdout
     logs = os.path.join(script_env["OUTPUT"], "toy_table", "logs")
     assert "Skip training" in open(os.path.join(logs, "CoOp-toy_textures-seed1.log")).read()
+
+
+def test_an_average_over_other_datasets_is_never_set_beside_the_papers_average(toy_results):
+    root, _ = toy_results
+    (coop,) = build_tables(root, "base2new", trainer="CoOp", seeds=(1, 2, 3), datasets=TOY, compare=["CoOp"])
+    assert coop.rows[-1].cells["HM"].mean is not None
+    assert coop.rows[-1].published == {"CoOp": {"Base": None, "New": None, "HM": None}}
+    (full,) = build_tables(root, "base2new", trainer="CoOp", seeds=(1, 2, 3), compare=["CoOp"])
+    assert full.rows[-1].published["CoOp"]["HM"] is not None  # the 11-dataset average keeps its column
+
+
+def test_sweep_over_toy_datasets_averages_over_them(repo, script_env):
+    env = dict(script_env, TRAINER="CoOp", DATASETS="toy_textures", SEEDS="1")
+    out = subprocess.run(["bash", os.path.join(repo, "scripts", "sweep.sh"), "base2new", "OPTIM.MAX_EPOCH", "1"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    average = next(line for line in out.stdout.splitlines() if line.startswith("Average"))
+    assert average.startswith("Average (1 datasets)") and "n/a" not in average

@@ -146,6 +146,12 @@ class _Builder:
     def published_row(self, key: str, columns: list[str]) -> dict[str, dict[str, float | None]]:
         return {m: {c: self.published.get(m, {}).get(key, {}).get(c) for c in columns} for m in self.compare}
 
+    def published_average(self, columns: list[str]) -> dict[str, dict[str, float | None]]:
+        """The papers' average row, only beside an average over the same datasets as theirs."""
+        if self.setting.average_over != SETTINGS[self.setting.name].average_over:
+            return {m: {c: None for c in columns} for m in self.compare}
+        return self.published_row(AVERAGE, columns)
+
     def cells_for(self, runs: list[Run], dataset: str, column: str, subtree: str, shots: int, trainer: str,
                   cfg: str, seeds: tuple[int, ...], problems: list[Problem]) -> Cell:
         by_seed = {r.seed: r for r in runs if r.dataset == dataset and r.subtree == subtree and r.shots == shots}
@@ -172,7 +178,7 @@ class _Builder:
         avg_hm = Cell(harmonic_mean(avg_b.mean, avg_n.mean) if avg_b.complete and avg_n.complete else None,
                       complete=avg_b.complete and avg_n.complete, derived=True)
         average = Row(AVERAGE, f"Average ({len(self.setting.average_over)} datasets)", "average",
-                      {"Base": avg_b, "New": avg_n, "HM": avg_hm}, self.published_row(AVERAGE, ["Base", "New", "HM"]),
+                      {"Base": avg_b, "New": avg_n, "HM": avg_hm}, self.published_average(["Base", "New", "HM"]),
                       average_note(self.setting, rows, ["Base", "New"]))
         notes = [f"HM = 2*B*N/(B+N) of the seed means; the average row's HM is the HM of the averaged "
                  f"Base and averaged New over the {len(self.setting.average_over)} datasets"]
