@@ -2,6 +2,7 @@ import os
 import sys
 
 import pytest
+import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("METAPROMPT_RUNTIME", "builtin")  # tests pin the built-in runtime
@@ -23,3 +24,14 @@ def script_env(tmp_path):
     env["PYTHON"] = sys.executable
     env.pop("DATA", None)
     return env
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: ProMetaR's step is many small ops, and on a shared 2-core machine two
+    spinning threads per process made it 20x slower. The caller's thread count is restored, since
+    later tests compare runs bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -20,14 +20,7 @@ CLASSNAMES = ["red circle", "green square", "blue triangle"]
 EPISODE = Episode(query=torch.tensor([1, 3]), support=torch.tensor([0, 2]),
                   lam=torch.tensor([0.3, 0.8], dtype=torch.float64), mix=torch.tensor([1, 0]))
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: ProMetaR's step is many small ops, and on a shared 2-core machine two
-    spinning threads per process made it 20x slower. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: restored afterwards
 
 
 

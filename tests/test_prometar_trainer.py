@@ -21,14 +21,7 @@ CONFIGS = os.path.join(REPO, "configs", "trainers", "ProMetaR")
 RELEASE_OPTIM = ["OPTIM.LR", "0.0025", "OPTIM.MAX_EPOCH", "10",
                  "OPTIM_VNET.LR", "0.00025", "OPTIM_VNET.MAX_EPOCH", "10"]
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: ProMetaR's step is many small ops, and on a shared 2-core machine two
-    spinning threads per process made it 20x slower. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: restored afterwards
 
 
 

@@ -12,10 +12,11 @@ import pytest
 from results_fixtures import write_log
 
 from metaprompt.results import logparse
-from metaprompt.results.catalog import (BASE2NEW_DATASETS, DG_TARGETS, PAPER_NAMES, XD_TARGETS, folder_name,
-                                        paper_name)
+from metaprompt.results.catalog import (BASE2NEW_DATASETS, DG_TARGETS, PAPER_NAMES, TOY_DATASETS, XD_TARGETS,
+                                        folder_name, paper_name)
 from metaprompt.results.published import load_published
 from metaprompt.results.tables import build_tables, main
+from metaprompt.toyworld.tasks import TASKS
 
 CFG = "vit_b16_c2_ep10_batch4_4+4ctx"
 
@@ -266,12 +267,14 @@ def test_published_csv_is_shipped_and_consistent():
 
 def test_dataset_names_agree_with_scripts_and_configs(repo):
     out = subprocess.run(["bash", "-c", f'source {repo}/scripts/_common.sh; echo "$BASE2NEW_DATASETS"; '
-                          'echo "$XD_SOURCE_DEFAULT $XD_TARGETS_DEFAULT"; echo "$DG_TARGETS_DEFAULT"'],
+                          'echo "$XD_SOURCE_DEFAULT $XD_TARGETS_DEFAULT"; echo "$DG_TARGETS_DEFAULT"; '
+                          'echo "$TOY_DATASETS"'],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].split() == list(BASE2NEW_DATASETS)
     assert out[1].split() == ["imagenet", *XD_TARGETS]
     assert out[2].split() == list(DG_TARGETS)
-    for ds in set(BASE2NEW_DATASETS) | set(DG_TARGETS):
+    assert out[3].split() == list(TOY_DATASETS) == list(TASKS)
+    for ds in set(BASE2NEW_DATASETS) | set(DG_TARGETS) | set(TOY_DATASETS):
         assert folder_name(paper_name(ds)) == ds
     # Where a dataset config exists, its registry name is the name the tables and the CSV use.
     configs = os.path.join(repo, "configs", "datasets")

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from results_fixtures import write_log
 
+from metaprompt.results.catalog import TOY_DATASETS
 from metaprompt.results.tables import build_tables, main
 
-TOY = ("toy_shapes", "toy_textures", "toy_sketch")
+TOY = TOY_DATASETS
 
 
 def run_dir(root, phase, dataset, trainer, seed):

@@ -17,6 +17,8 @@ FEWSHOT_DATASETS = BASE2NEW_DATASETS
 XD_SOURCE = "imagenet"
 XD_TARGETS: tuple[str, ...] = BASE2NEW_DATASETS[1:]
 DG_TARGETS: tuple[str, ...] = ("imagenetv2", "imagenet_sketch", "imagenet_a", "imagenet_r")
+# The toy world's datasets (metaprompt/toyworld, datasets/toy.py): embedded, on the toy-vit backbone.
+TOY_DATASETS: tuple[str, ...] = ("toy_shapes", "toy_textures", "toy_sketch")
 PROTOCOL_SEEDS: tuple[int, ...] = (1, 2, 3)
 PROTOCOL_SHOTS = 16
 FEWSHOT_SHOTS: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -28,6 +30,7 @@ PAPER_NAMES: dict[str, str] = {
     "eurosat": "EuroSAT", "ucf101": "UCF101", "imagenetv2": "ImageNetV2",
     "imagenet_sketch": "ImageNetSketch", "imagenet_a": "ImageNetA", "imagenet_r": "ImageNetR",
     "synthetic": "Synthetic",
+    "toy_shapes": "ToyShapes", "toy_textures": "ToyTextures", "toy_sketch": "ToySketch",
 }
 _FOLDERS = {paper.lower(): folder for folder, paper in PAPER_NAMES.items()}
 
@@ -89,8 +92,3 @@ SETTINGS: dict[str, Setting] = {
 def run_path(root: str, subtree: str, dataset: str, shots: int, trainer: str, cfg: str, seed: int) -> str:
     return f"{root.rstrip('/')}/{subtree}/{dataset}/shots_{shots}/{trainer}/{cfg}/seed{seed}"
 
-
-# The toy world's datasets (metaprompt/toyworld, datasets/toy.py): embedded, on the toy-vit backbone.
-TOY_DATASETS: tuple[str, ...] = ("toy_shapes", "toy_textures", "toy_sketch")
-PAPER_NAMES.update({"toy_shapes": "ToyShapes", "toy_textures": "ToyTextures", "toy_sketch": "ToySketch"})
-_FOLDERS.update({paper.lower(): folder for folder, paper in PAPER_NAMES.items()})
