@@ -282,3 +282,12 @@ def test_read_only_dataset_folder_that_needs_its_split_written_is_one_clear_erro
     with pytest.raises(UserInputError, match="Cannot write the split file .*split_zhou_OxfordPets.json "
                                              r"\(PermissionError: Permission denied\)"):
         build(PETS, tmp_path)
+
+
+def test_read_only_imagenet_folder_warns_about_its_list_cache_and_reads_the_folders(tmp_path, monkeypatch):
+    truth = LAYOUTS["ImageNet"](str(tmp_path))
+    monkeypatch.setattr(base, "write_json_atomic", read_only)
+    with pytest.warns(UserWarning, match=r"Could not write the cache .*imagenet/preprocessed\.json"):
+        dataset = build("ImageNet", tmp_path)
+    assert [(d.impath, d.label) for d in dataset.test] == [(p, y) for p, y, _ in truth.fixed["test"]]
+    assert not os.path.exists(tmp_path / "imagenet" / "preprocessed.json")
