@@ -16,6 +16,6 @@ def loadmat(path: str, key: str, fix: str):
     except Exception as e:  # scipy raises ValueError, TypeError, MatReadError, ... for a damaged file
         raise DatasetFileError(f"{path} is not a readable MATLAB file ({type(e).__name__}: {e}). {fix}") from None
     if key not in content:
-        raise DatasetFileError(f"{path} holds no {key!r} entry (it has {sorted(k for k in content if not k.startswith('__'))}). "
-                               f"{fix}")
+        entries = sorted(k for k in content if not k.startswith("__"))
+        raise DatasetFileError(f"{path} holds no {key!r} entry (it has {entries}). {fix}")
     return content[key]

@@ -231,8 +231,8 @@ def test_the_advice_for_a_corrupt_toy_split_works(tiny_task, tmp_path):
 
     ToyTiny(_cfg(tmp_path))
     truncate("toy_tiny/split_zhou_ToyTiny.json")(str(tmp_path))
-    with pytest.raises(DatasetNotFoundError, match=f"is not a valid split file .* delete its folder {tmp_path}/toy_tiny "
-                                                   "and run again to regenerate it"):
+    advice = f"delete its folder {tmp_path}/toy_tiny and run again to regenerate it"
+    with pytest.raises(DatasetNotFoundError, match=f"is not a valid split file .* {advice}"):
         ToyTiny(_cfg(tmp_path))
     shutil.rmtree(tmp_path / "toy_tiny")  # what the message says to do (it used to lead to a second error)
     assert len(ToyTiny(_cfg(tmp_path)).test) == 2

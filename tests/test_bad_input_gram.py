@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 import torch
-from runs import SYNTHETIC_YAML, run_main, snapshot, train_argv
+from runs import run_main, snapshot, train_argv
 from test_cli_errors import assert_one_clear_error
 
 from metaprompt.meta.gram import ArtefactError, load_artefact, synthetic_corpus
@@ -214,3 +214,14 @@ def test_bad_meta_training_input_is_one_clear_line(corpus, cache, finished, monk
     before = snapshot(out) if out.exists() else {}
     one_error(capsys, meta_train(chosen or corpus, out, cache, *opts, steps=2), *needles)
     assert (snapshot(out) if out.exists() else {}) == before  # nothing written, nothing changed
+
+
+def test_divergence_after_a_checkpoint_keeps_that_checkpoint_finite(corpus, cache, tmp_path, capsys):
+    out = tmp_path / "meta"
+    rc = meta_train(corpus, out, cache, "TRAINER.GRAM.META.PROMPT_LR", "3e37", "TRAINER.GRAM.META.CHECKPOINT_EVERY", "1",
+                    steps=3)  # step 1 moves the prompts to about 3e38; the loss of step 2 is NaN
+    one_error(capsys, rc, "diverged at step 2 of 3", "the loss of episode 1 is nan",
+              f"the checkpoint of step 1 ({out}/checkpoint.pt) is kept")
+    assert sorted(os.listdir(out)) == ["checkpoint.pt"]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 1 and all(torch.isfinite(v).all() for v in state["prompts"].values())

@@ -178,8 +178,8 @@ class MetaTrainer:
         """Stop at the first non-finite loss or weight: nothing of this step is saved, so no checkpoint or
         artefact ever holds NaN or inf."""
         s = self.settings
-        kept = (f"the checkpoint of step {self.saved_step} ({self.checkpoint_path}) is kept" if self.saved_step is not None
-                else "no checkpoint or artefact was written")
+        kept = ("no checkpoint or artefact was written" if self.saved_step is None
+                else f"the checkpoint of step {self.saved_step} ({self.checkpoint_path}) is kept")
         raise MetaTrainingError(
             f"GRAM meta-training diverged at step {self.step_done + 1} of {s.steps}: {what}. Likely cause: a learning "
             f"rate too large (TRAINER.GRAM.META.INNER_LR={s.inner_lr}, PROMPT_LR={s.prompt_lr}, "
