@@ -90,8 +90,8 @@ def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) 
             needed = os.path.join(ds.dataset_dir, source)
             return rep.problem(INCOMPLETE, f"first missing: {ds.split_path} (and {needed}, needed to build a split "
                                            "without it)", fix)
+        state = random.getstate()
         try:  # read the sources as the first run will (nothing is written; the random state is restored)
-            state = random.getstate()
             with contextlib.redirect_stdout(io.StringIO()):
                 built = ds.built_lists()
         except DatasetNotFoundError as e:  # DatasetFileError included

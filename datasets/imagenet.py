@@ -72,8 +72,7 @@ class ImageNet(CoOpDataset):
     def load_lists(self):
         lists = self.read_lists()
         cache, legacy = self.cache_paths()
-        check_labels(lists, cache if os.path.exists(cache) else legacy if os.path.exists(legacy) else self.image_dir,
-                     self.split_file_fix())
+        check_labels(lists, next((p for p in (cache, legacy) if os.path.exists(p)), self.image_dir), self.split_file_fix())
         if not os.path.exists(cache) and not os.path.exists(legacy):
             if write_cache({k: relative_items(v, self.image_dir) for k, v in lists.items()}, cache,
                            "the lists are read from the folders again next time", compact=True):

@@ -39,7 +39,7 @@ class OxfordPets(CoOpDataset):
                 parts = line.split()
                 if len(parts) < 2 or parts[0].startswith("#"):
                     continue
-                if not parts[1].isdigit() or int(parts[1]) < 1:
+                if not (parts[1].isascii() and parts[1].isdigit()) or int(parts[1]) < 1:
                     raise DatasetFileError(
                         f"{path}, line {number}: class id {parts[1]!r} is not an integer 1..37 ({line.strip()!r}). "
                         f"{self.fix_for('annotations/' + split_file)}")
