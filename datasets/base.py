@@ -15,12 +15,14 @@ Rules (see docs/datasets.md and the protocol doc):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
 import shutil
 import tempfile
+import warnings
 from typing import Callable, Iterable, Sequence
 
 from PIL import Image
@@ -82,16 +84,37 @@ def write_json_atomic(obj, path: str, compact: bool = False) -> None:
     """Write through a temporary file, so an interrupted run never leaves half a split or cache."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        if compact:
-            json.dump(obj, f, separators=(",", ":"))
-        else:
-            json.dump(obj, f, indent=4, separators=(",", ": "))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            if compact:
+                json.dump(obj, f, separators=(",", ":"))
+            else:
+                json.dump(obj, f, indent=4, separators=(",", ": "))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_cache(obj, path: str, why_optional: str, compact: bool = False) -> bool:
+    """Write an optional cache; on a read-only data root warn and carry on (False) instead of failing."""
+    try:
+        write_json_atomic(obj, path, compact)
+        return True
+    except OSError as e:
+        warnings.warn(f"Could not write the cache {path} ({type(e).__name__}: {e.strerror or e}); continuing "
+                      f"without it ({why_optional}).")
+        return False
 
 
 def to_datums(items: Iterable, path_prefix: str) -> list[Datum]:
-    return [make_datum(os.path.join(path_prefix, p), int(y), c) for p, y, c in items]
+    out = []
+    for p, y, c in items:
+        if isinstance(y, bool) or not isinstance(y, int):  # 1.5 or "3" would be read as another class
+            raise ValueError(f"the label of {p!r} is {y!r}, not an integer")
+        out.append(make_datum(os.path.join(path_prefix, p), y, c))
+    return out
 
 
 def relative_items(items: Sequence[Datum], path_prefix: str) -> list[list]:
@@ -106,20 +129,57 @@ def relative_items(items: Sequence[Datum], path_prefix: str) -> list[list]:
     return out
 
 
-def read_lists_json(filepath: str, path_prefix: str, keys: Sequence[str]) -> Lists:
-    """A split file or few-shot cache; ``keys`` are the lists it must hold."""
+SPLIT_FILE_FIX = "Replace it with the original or delete it to build a new one."
+
+
+def read_lists_json(filepath: str, path_prefix: str, keys: Sequence[str], fix: str = SPLIT_FILE_FIX) -> Lists:
+    """A split file or few-shot cache; ``keys`` are the lists it must hold; ``fix`` what to do if it is bad."""
+    if os.path.isdir(filepath):
+        raise DatasetFileError(f"{filepath} is a folder, not a split file. {fix}")
     try:
         data = read_json(filepath)
         missing = [k for k in keys if k not in data]
         if missing:
             raise KeyError(f"no {missing[0]!r} list")
         return {k: to_datums(data[k], path_prefix) for k in keys}
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, OSError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise DatasetFileError(
             f"{filepath} is not a valid split file ({type(e).__name__}: {e}); it must hold "
-            f'{{{", ".join(repr(k) for k in keys)}: [[relative path, label, class name], ...]}}. '
-            "Replace it with the original or delete it to build a new one."
+            f'{{{", ".join(repr(k) for k in keys)}: [[relative path, label, class name], ...]}}. {fix}'
         ) from None
+
+
+def read_json_file(filepath: str, fix: str):
+    """A JSON file a dataset needs (``cat_to_name.json``, ...): an unreadable one is one error naming it."""
+    try:
+        return read_json(filepath)
+    except (ValueError, OSError) as e:
+        raise DatasetFileError(f"{filepath} is not readable JSON ({type(e).__name__}: {e}). {fix}") from None
+
+
+def check_labels(lists: Lists, listed_in: str, fix: str = SPLIT_FILE_FIX) -> None:
+    """Labels must run 0..n-1 over the train classes, and val/test may only use those labels.
+
+    Dassl counts classes as ``max(label) + 1`` and names them from the train split, so a gap or an
+    out-of-range test label would silently become a nameless class or an always-wrong prediction.
+    """
+    first = "train" if "train" in lists else next(iter(lists))  # test-only sets have one list
+    labels = sorted({d.label for d in lists[first]})
+    if not labels:
+        raise DatasetFileError(f"{listed_in}: the {first} split is empty. {fix}")
+    if labels[0] != 0 or labels[-1] != len(labels) - 1:
+        gaps = sorted(set(range(max(labels[-1] + 1, 0))) - set(labels))
+        raise DatasetFileError(
+            f"{listed_in}: the {first} labels are not 0..{len(labels) - 1} (labels {labels[0]}..{labels[-1]}"
+            + (f", none for {gaps[:5]}" if gaps else "") + f"); labels must be contiguous from 0. {fix}")
+    for split, items in lists.items():
+        if split == first or not items:
+            continue
+        bad = next((d for d in items if not 0 <= d.label < len(labels)), None)
+        if bad is not None:
+            raise DatasetFileError(
+                f"{listed_in}: {split} label {bad.label} of {bad.impath} is out of range (the {first} split has labels "
+                f"0..{len(labels) - 1}); it would be scored as a wrong prediction. {fix}")
 
 
 def read_split(filepath: str, path_prefix: str) -> tuple[list[Datum], list[Datum], list[Datum]]:
@@ -312,24 +372,47 @@ class CoOpDataset(DatasetBase):
         None when the split file is missing and has to be built (see ``build_split``)."""
         if self.split_path and os.path.exists(self.split_path):
             print(f"Reading split from {self.split_path}")
-            return read_lists_json(self.split_path, self.image_dir, ("train", "val", "test"))
+            return read_lists_json(self.split_path, self.image_dir, ("train", "val", "test"), self.split_file_fix())
         return None
 
     def load_lists(self) -> Lists:
         lists = self.read_lists()
-        if lists is None:
-            source = self.first_missing(type(self).split_sources)
-            if source:
-                split_name = type(self).split_name
-                raise DatasetNotFoundError(
-                    f"{type(self).__name__}: {split_name} not found in {self.dataset_dir}. {self.fix_for(split_name)} "
-                    f"Without it a split is built from {source}, which is missing too: {self.fix_for(source)}")
-            print(f"{self.split_path} not found: building a split with the run's seed (it will differ from "
-                  "CoOp's published split; see docs/datasets.md)")
-            train, val, test = self.build_split()
-            save_split(train, val, test, self.split_path, self.image_dir)
-            lists = {"train": train, "val": val, "test": test}
+        if lists is not None:
+            check_labels(lists, self.split_path or self.dataset_dir, self.split_file_fix())
+            return lists
+        source = self.first_missing(type(self).split_sources)
+        if source:
+            split_name = type(self).split_name
+            raise DatasetNotFoundError(
+                f"{type(self).__name__}: {split_name} not found in {self.dataset_dir}. {self.fix_for(split_name)} "
+                f"Without it a split is built from {source}, which is missing too: {self.fix_for(source)}")
+        print(f"{self.split_path} not found: building a split with the run's seed (it will differ from "
+              "CoOp's published split; see docs/datasets.md)")
+        lists = self.built_lists()
+        self.save_built_split(lists)
         return lists
+
+    def built_lists(self) -> Lists:
+        """A split built from the dataset's sources (drawing from the random stream), labels checked;
+        nothing is written."""
+        train, val, test = self.build_split()
+        lists = {"train": train, "val": val, "test": test}
+        sources = ", ".join(os.path.join(self.dataset_dir, p) for p in type(self).split_sources) or self.image_dir
+        check_labels(lists, f"the split built from {sources}", self.fix_for(type(self).split_name))
+        return lists
+
+    def save_built_split(self, lists: Lists) -> None:
+        try:
+            save_split(lists["train"], lists["val"], lists["test"], self.split_path, self.image_dir)
+        except OSError as e:  # a read-only dataset folder: later runs must not build another split
+            raise DatasetFileError(
+                f"Cannot write the split file {self.split_path} ({type(e).__name__}: {e.strerror or e}). The first "
+                "run's split must be saved so that every later run uses it: make the folder writable once, or put "
+                f"the split file there. {self.fix_for(type(self).split_name)}") from None
+
+    def split_file_fix(self) -> str:
+        """What to do about a bad split file (datasets that write themselves say: regenerate)."""
+        return SPLIT_FILE_FIX
 
     def build_split(self) -> tuple[list[Datum], list[Datum], list[Datum]]:
         raise DatasetNotFoundError(f"Split file not found: {self.split_path}. {self.fix_for(type(self).split_name)}")
@@ -360,10 +443,24 @@ class CoOpDataset(DatasetBase):
             cached = read_dassl_lists(pkl_path, self.image_dir, keys, check_files=True)
         else:
             print(f"Saving preprocessed few-shot data to {json_path}")
-            write_json_atomic({k: relative_items(v, self.image_dir)
-                               for k, v in (("train", drawn_train), ("val", drawn_val)) if v is not None}, json_path)
+            write_cache({k: relative_items(v, self.image_dir)
+                         for k, v in (("train", drawn_train), ("val", drawn_val)) if v is not None}, json_path,
+                        "the draw is made from the seed either way")
             return drawn_train, drawn_val
         return cached["train"], cached.get("val")
+
+
+class GeneratedDataset(CoOpDataset):
+    """A dataset that writes itself under the data root on first use (``prepare``): whatever is wrong
+    with its folder, deleting the folder and running again regenerates it."""
+
+    download_hint = "This dataset writes itself: delete its folder and run again to regenerate it."
+
+    def split_file_fix(self) -> str:
+        return f"This dataset writes itself: delete its folder {self.dataset_dir} and run again to regenerate it."
+
+    def build_split(self):
+        raise DatasetNotFoundError(f"Split file not found: {self.split_path}. {self.split_file_fix()}")
 
 
 class TestOnlyDataset(CoOpDataset):
@@ -436,7 +533,13 @@ def write_rendered_dataset(dataset_dir: str, classnames: Sequence[str], counts: 
         for name, text in (extra_files or {}).items():
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
-        os.replace(tmp, dataset_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        try:
+            os.replace(tmp, dataset_dir)
+        except OSError:
+            # Another process (two first runs at once) renamed its complete copy into place first: use
+            # that one. The caller checks it as it checks any existing folder.
+            if not os.path.isdir(dataset_dir):
+                raise
+            print(f"{dataset_dir} was written by another process meanwhile; using that copy")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; only a copy that lost the race remains

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import io
 import os
+import random
 import sys
 from dataclasses import dataclass, field
 
@@ -76,6 +77,8 @@ def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the readers narrate; the report says it all
             lists = ds.read_lists()
+            if lists is not None:
+                base.check_labels(lists, ds.split_path or ds.dataset_dir, ds.split_file_fix())
     except DatasetFileError as e:  # a malformed, unsafe or inconsistent file
         return rep.problem(INCOMPLETE, str(e), "Replace the file named above with the original.")
     except DatasetNotFoundError as e:  # e.g. a class folder that a list names
@@ -87,8 +90,17 @@ def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) 
             needed = os.path.join(ds.dataset_dir, source)
             return rep.problem(INCOMPLETE, f"first missing: {ds.split_path} (and {needed}, needed to build a split "
                                            "without it)", fix)
+        state = random.getstate()
+        try:  # read the sources as the first run will (nothing is written; the random state is restored)
+            with contextlib.redirect_stdout(io.StringIO()):
+                built = ds.built_lists()
+        except DatasetNotFoundError as e:  # DatasetFileError included
+            return rep.problem(INCOMPLETE, f"cannot build a split: {e}", cls.download_hint)
+        finally:
+            random.setstate(state)
         rep.problem(NOTE, f"{cls.split_name} not found: the first run builds a split with its seed; it will differ "
                           "from CoOp's published split", fix)
+        _check_lists(rep, cls, built, check_images)
     else:
         _check_lists(rep, cls, lists, check_images)
     if not issubclass(cls, TestOnlyDataset):

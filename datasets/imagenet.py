@@ -12,8 +12,8 @@ import os
 
 from metaprompt.runtime import Datum, register_dataset
 
-from .base import (CoOpDataset, DatasetFileError, list_dirs, list_files, read_classnames, read_lists_json,
-                   relative_items, write_json_atomic)
+from .base import (CoOpDataset, DatasetFileError, check_labels, list_dirs, list_files, read_classnames,
+                   read_lists_json, relative_items, write_cache)
 
 CACHE, LEGACY_CACHE = "preprocessed.json", "preprocessed.pkl"
 
@@ -72,7 +72,9 @@ class ImageNet(CoOpDataset):
     def load_lists(self):
         lists = self.read_lists()
         cache, legacy = self.cache_paths()
+        check_labels(lists, next((p for p in (cache, legacy) if os.path.exists(p)), self.image_dir), self.split_file_fix())
         if not os.path.exists(cache) and not os.path.exists(legacy):
-            write_json_atomic({k: relative_items(v, self.image_dir) for k, v in lists.items()}, cache, compact=True)
-            print(f"Saved the ImageNet lists to {cache}")
+            if write_cache({k: relative_items(v, self.image_dir) for k, v in lists.items()}, cache,
+                           "the lists are read from the folders again next time", compact=True):
+                print(f"Saved the ImageNet lists to {cache}")
         return lists

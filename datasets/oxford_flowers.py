@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-from metaprompt.runtime import read_json, register_dataset
+from metaprompt.runtime import register_dataset
 
 from ._matlab import loadmat
-from .base import CoOpDataset, DatasetFileError, split_per_class
+from .base import CoOpDataset, DatasetFileError, read_json_file, split_per_class
 
 
 @register_dataset
@@ -33,8 +33,12 @@ class OxfordFlowers(CoOpDataset):
     published = {"train": (102, 4093), "val": (102, 1633), "test": (102, 2463)}
 
     def build_split(self):
-        labels = loadmat(os.path.join(self.dataset_dir, "imagelabels.mat"))["labels"][0]
-        names = read_json(os.path.join(self.dataset_dir, "cat_to_name.json"))
+        mat = os.path.join(self.dataset_dir, "imagelabels.mat")
+        labels = loadmat(mat, "labels", self.fix_for("imagelabels.mat")).ravel()
+        names = read_json_file(os.path.join(self.dataset_dir, "cat_to_name.json"), self.fix_for("cat_to_name.json"))
+        if not isinstance(names, dict):
+            raise DatasetFileError(f"{os.path.join(self.dataset_dir, 'cat_to_name.json')} must map label ids to names "
+                                   f"({{\"1\": \"pink primrose\", ...}}). {self.fix_for('cat_to_name.json')}")
         by_label: dict[int, list[str]] = {}  # insertion order = first appearance
         for i, label in enumerate(labels):
             by_label.setdefault(int(label), []).append(os.path.join(self.image_dir, f"image_{i + 1:05d}.jpg"))

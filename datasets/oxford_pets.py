@@ -10,7 +10,7 @@ import os
 
 from metaprompt.runtime import Datum, register_dataset
 
-from .base import CoOpDataset, make_datum, split_trainval
+from .base import CoOpDataset, DatasetFileError, make_datum, split_trainval
 
 
 @register_dataset
@@ -33,11 +33,16 @@ class OxfordPets(CoOpDataset):
     def read_data(self, split_file: str) -> list[Datum]:
         """``annotations/<file>`` lines: ``<image> <class id 1..37> <species> <breed id>``."""
         items = []
-        with open(os.path.join(self.dataset_dir, "annotations", split_file)) as f:
-            for line in f:
+        path = os.path.join(self.dataset_dir, "annotations", split_file)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
                 parts = line.split()
                 if len(parts) < 2 or parts[0].startswith("#"):
                     continue
+                if not (parts[1].isascii() and parts[1].isdigit()) or int(parts[1]) < 1:
+                    raise DatasetFileError(
+                        f"{path}, line {number}: class id {parts[1]!r} is not an integer 1..37 ({line.strip()!r}). "
+                        f"{self.fix_for('annotations/' + split_file)}")
                 imname, label = parts[0], int(parts[1]) - 1
                 breed = "_".join(imname.split("_")[:-1]).lower()
                 items.append(make_datum(os.path.join(self.image_dir, imname + ".jpg"), label, breed, split_file))

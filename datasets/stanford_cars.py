@@ -43,8 +43,8 @@ class StanfordCars(CoOpDataset):
     published = {"train": (196, 6509), "val": (196, 1635), "test": (196, 8041)}
 
     def read_data(self, image_folder: str, annos_file: str) -> list[Datum]:
-        annos = loadmat(os.path.join(self.dataset_dir, annos_file))["annotations"][0]
-        names = loadmat(os.path.join(self.dataset_dir, META))["class_names"][0]
+        annos = loadmat(os.path.join(self.dataset_dir, annos_file), "annotations", self.fix_for(annos_file))[0]
+        names = loadmat(os.path.join(self.dataset_dir, META), "class_names", self.fix_for(META))[0]
         items = []
         for anno in annos:
             label = int(anno["class"][0, 0]) - 1

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from metaprompt.runtime import register_dataset
 
-from .base import CoOpDataset, write_rendered_dataset
+from .base import GeneratedDataset, write_rendered_dataset
 
 CLASSES = [("red", "circle"), ("green", "square"), ("blue", "triangle"), ("yellow", "circle"),
            ("purple", "square"), ("orange", "triangle"), ("white", "circle"), ("cyan", "square"),
@@ -52,11 +52,10 @@ def generate(dataset_dir: str, seed: int = 0) -> None:
 
 
 @register_dataset
-class Synthetic(CoOpDataset):
+class Synthetic(GeneratedDataset):
     dataset_dir = "synthetic"
     image_subdir = "images"
     split_name = "split_zhou_Synthetic.json"
-    download_hint = "The synthetic dataset writes itself: delete its folder and it is generated again."
 
     def prepare(self, dataset_dir: str) -> None:
         if not os.path.exists(dataset_dir):

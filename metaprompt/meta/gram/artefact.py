@@ -27,6 +27,16 @@ class ArtefactError(ConfigError):
     pass
 
 
+def nonfinite(tensors: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the tensors holding a NaN or an infinity (meta-training diverged)."""
+    return [name for name, t in tensors.items() if torch.is_tensor(t) and not bool(torch.isfinite(t).all())]
+
+
+def nonfinite_parts(artefact: "Artefact") -> list[str]:
+    return ([f"prompt {n}" for n in nonfinite(artefact.prompts)]
+            + [f"regulator {n}" for n in nonfinite(artefact.regulator_state)])
+
+
 @dataclass
 class Artefact:
     base: str  # wrapped learner: CoOp, VPT, IVLP or MaPLe
@@ -55,6 +65,9 @@ class Artefact:
 
 
 def save_artefact(path: str, artefact: Artefact) -> None:
+    bad = nonfinite_parts(artefact)
+    if bad:  # meta-training stops before this; the guard keeps any caller from writing one
+        raise ArtefactError(f"Refusing to write the GRAM artefact {path}: non-finite values in {', '.join(bad[:4])}.")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
     torch.save({"format": FORMAT, "version": VERSION, **asdict(artefact)}, tmp)
@@ -79,7 +92,17 @@ def load_artefact(path: str) -> Artefact:
     if raw.get("version") != VERSION:
         raise ArtefactError(f"{path} has artefact version {raw.get('version')}; this code reads version {VERSION}. "
                             "Meta-train it again.")
-    return Artefact(**{k: raw[k] for k in Artefact.__dataclass_fields__})
+    missing = [k for k in Artefact.__dataclass_fields__ if k not in raw]
+    if missing:
+        raise ArtefactError(f"{path} is an incomplete GRAM artefact (no {', '.join(missing)}); meta-train it again.")
+    artefact = Artefact(**{k: raw[k] for k in Artefact.__dataclass_fields__})
+    bad = nonfinite_parts(artefact)
+    if bad:
+        raise ArtefactError(
+            f"GRAM artefact {path} holds non-finite values (NaN or inf in {', '.join(bad[:4])}): the meta-training "
+            "that wrote it diverged. Delete it and meta-train again with smaller learning rates "
+            "(TRAINER.GRAM.META.INNER_LR, PROMPT_LR, REGULATOR_LR).")
+    return artefact
 
 
 def _fmt(shape: Sequence[int]) -> str:

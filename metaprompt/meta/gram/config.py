@@ -12,6 +12,7 @@ backbone and the prompt configuration by construction:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from yacs.config import CfgNode as CN
@@ -114,10 +115,13 @@ class MetaSettings:
         positive = ("steps", "tasks_per_step", "n_way", "k_shot", "n_query", "inner_steps", "k1", "k2",
                     "kmeans_iters", "name_max_tokens", "encode_batch")
         bad = [f"META.{f.upper()}={getattr(s, f)}" for f in positive if getattr(s, f) < 1]
+        rates = ("inner_lr", "prompt_lr", "regulator_lr")
+        bad += [f"META.{f.upper()}={getattr(s, f)}" for f in rates if not 0 <= getattr(s, f) < math.inf]
         if s.n_way < 2:
             bad.append(f"META.N_WAY={s.n_way} (an episode needs at least 2 classes)")
         if bad:
-            raise ConfigError(f"Invalid GRAM meta-training settings: {', '.join(bad)}; these must be >= 1.")
+            raise ConfigError(f"Invalid GRAM meta-training settings: {', '.join(bad)}; counts must be >= 1 and "
+                              "learning rates finite and >= 0.")
         if s.prec not in ("fp32", "bf16"):
             raise ConfigError(f"TRAINER.GRAM.META.PREC={s.prec!r}: meta-training runs in fp32 or bf16")
         if s.level1 not in ("text", "joint"):

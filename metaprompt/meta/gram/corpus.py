@@ -93,8 +93,15 @@ def read_table(path: str) -> list[Record]:
     """A CSV (or ``.tsv``) with a header naming an image column and a caption column."""
     delimiter = "\t" if path.lower().endswith(".tsv") else ","
     base = os.path.dirname(os.path.abspath(path))
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f, delimiter=delimiter))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f, delimiter=delimiter))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise CorpusError(f"{path} is not a text CSV/TSV ({type(e).__name__}: {e}). The corpus must be a UTF-8 "
+                          "table with a header (image_path, caption) and one row per pair, or a folder of WebDataset "
+                          ".tar shards.") from None
+    if any("\0" in field for row in rows for field in row):
+        raise CorpusError(f"{path} holds NUL bytes: it is a binary file, not a CSV/TSV of image_path,caption.")
     if not rows:
         raise CorpusError(f"{path} is empty; it needs a header (image_path, caption) and one row per pair.")
     img_col = _pick_column(rows[0], IMAGE_COLUMNS, "image", path)

@@ -17,7 +17,9 @@ import argparse
 import contextlib
 import functools
 import os
+import pickle
 import sys
+import zipfile
 from typing import Sequence
 
 import torch
@@ -28,7 +30,7 @@ from ...clip import load_clip
 from ...config import ConfigError
 from ...learners import PromptedCLIP
 from ..functional import double_backward_attention
-from .artefact import Artefact, load_artefact, save_artefact
+from .artefact import Artefact, load_artefact, nonfinite, save_artefact
 from .clustering import build_hierarchy
 from .config import MetaSettings, build_learner, learner_config
 from .corpus import Corpus, image_transform, load_image, read_corpus
@@ -39,6 +41,10 @@ from .regulator import Regulator, RegulatorConfig
 
 ARTEFACT_FILE = "artefact.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class MetaTrainingError(ConfigError):
+    """Meta-training cannot go on (it diverged, or its checkpoint is unusable); the message says what to do."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,6 +110,7 @@ class MetaTrainer:
         self.opt_regulator = torch.optim.Adam(self.regulator.parameters(), lr=s.regulator_lr)
         self.inner = InnerLoop(s.inner_lr, s.inner_steps, s.first_order)
         self.step_done = 0
+        self.saved_step: int | None = None  # the step of the checkpoint on disk, if any
         print(f"Meta-learning {self.base} prompts ({len(learner.prompts)} tensors, "
               f"{sum(p.numel() for p in learner.parameters()):,} parameters) and a {self.regulator.describe()}")
 
@@ -144,17 +151,41 @@ class MetaTrainer:
         second_order = double_backward_attention() if not s.first_order else contextlib.nullcontext()
         amp = (torch.autocast(self.device.type, dtype=torch.bfloat16) if s.prec == "bf16"
                else contextlib.nullcontext())
-        for _ in range(s.tasks_per_step):
+        for i in range(s.tasks_per_step):
             episode = self.sampler.sample()
             with second_order, amp:
                 loss, logits = self.episode_loss(episode)
+            if not torch.isfinite(loss):
+                self._diverged(f"the loss of episode {i + 1} is {loss.item()}")
             (loss / s.tasks_per_step).backward()
             total_loss += loss.item()
             total_acc += (logits.argmax(1).cpu() == episode.query_labels).float().mean().item()
-        self.opt_prompts.step()
-        self.opt_regulator.step()
+        try:
+            self.opt_prompts.step()
+            self.opt_regulator.step()
+        except RuntimeError as e:  # Adam's step size lr / (1 - beta1^t) beyond float32
+            if "overflow" not in str(e):
+                raise
+            self._diverged(f"the Adam update overflows ({e})")
+        bad = ([f"prompt {n}" for n in nonfinite(dict(self.learner.named_parameters()))]
+               + [f"regulator {n}" for n in nonfinite(dict(self.regulator.named_parameters()))])
+        if bad:
+            self._diverged(f"the update made {', '.join(bad[:4])} non-finite")
         self.step_done += 1
         return {"loss": total_loss / s.tasks_per_step, "acc": 100 * total_acc / s.tasks_per_step}
+
+    def _diverged(self, what: str) -> None:
+        """Stop at the first non-finite loss or weight: nothing of this step is saved, so no checkpoint or
+        artefact ever holds NaN or inf."""
+        s = self.settings
+        kept = ("no checkpoint or artefact was written" if self.saved_step is None
+                else f"the checkpoint of step {self.saved_step} ({self.checkpoint_path}) is kept")
+        raise MetaTrainingError(
+            f"GRAM meta-training diverged at step {self.step_done + 1} of {s.steps}: {what}. Likely cause: a learning "
+            f"rate too large (TRAINER.GRAM.META.INNER_LR={s.inner_lr}, PROMPT_LR={s.prompt_lr}, "
+            f"REGULATOR_LR={s.regulator_lr})" + (", or bf16 overflow (META.PREC bf16; try fp32)" if s.prec == "bf16"
+                                                 else "")
+            + f". Nothing of this step was saved; {kept}. Lower the rate and run again with another --output-dir.")
 
     # -- checkpoints and the artefact ----------------------------------------------------------------
     @property
@@ -174,6 +205,7 @@ class MetaTrainer:
         tmp = self.checkpoint_path + ".tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
+        self.saved_step = self.step_done
 
     def _check_identity(self, stored: dict, what: str) -> None:
         mine = self.identity()
@@ -186,18 +218,35 @@ class MetaTrainer:
     def resume_if_possible(self) -> None:
         if not os.path.isfile(self.checkpoint_path):
             return
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        fix = (f"Delete it to restart meta-training from step 0 (or use another --output-dir); nothing else in "
+               f"{self.output_dir} is affected.")
+        try:
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as e:
+            raise MetaTrainingError(f"The meta-training checkpoint {self.checkpoint_path} is corrupt "
+                                    f"({type(e).__name__}). {fix}") from None
+        keys = ("step", "identity", "prompts", "regulator", "opt_prompts", "opt_regulator", "sampler", "torch_rng")
+        if not isinstance(state, dict) or any(k not in state for k in keys):
+            raise MetaTrainingError(f"{self.checkpoint_path} is not a GRAM meta-training checkpoint. {fix}")
         self._check_identity(state["identity"], "The checkpoint")
         if state["step"] > self.settings.steps:
             raise ConfigError(f"The checkpoint in {self.output_dir} is at step {state['step']}, beyond "
                               f"META.STEPS={self.settings.steps}. Raise META.STEPS or use another --output-dir.")
-        self.learner.load_state_dict(state["prompts"])
-        self.regulator.load_state_dict(state["regulator"])
-        self.opt_prompts.load_state_dict(state["opt_prompts"])
-        self.opt_regulator.load_state_dict(state["opt_regulator"])
-        self.sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step_done = state["step"]
+        bad = nonfinite(state["prompts"]) + nonfinite(state["regulator"])
+        if bad:
+            raise MetaTrainingError(f"The meta-training checkpoint {self.checkpoint_path} holds non-finite values "
+                                    f"(in {', '.join(bad[:4])}). {fix}")
+        try:
+            self.learner.load_state_dict(state["prompts"])
+            self.regulator.load_state_dict(state["regulator"])
+            self.opt_prompts.load_state_dict(state["opt_prompts"])
+            self.opt_regulator.load_state_dict(state["opt_regulator"])
+            self.sampler.load_state_dict(state["sampler"])
+            torch.set_rng_state(state["torch_rng"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as e:
+            raise MetaTrainingError(f"The meta-training checkpoint {self.checkpoint_path} does not fit this run "
+                                    f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). {fix}") from None
+        self.step_done = self.saved_step = state["step"]
         print(f"Resuming meta-training from step {self.step_done} ({self.checkpoint_path})")
 
     def artefact(self) -> Artefact:
@@ -232,13 +281,15 @@ class MetaTrainer:
         s = self.settings
         end = s.steps if stop_after is None else min(s.steps, self.step_done + stop_after)
         bar = tqdm(total=s.steps, initial=self.step_done, desc="GRAM meta-training", dynamic_ncols=True)
-        while self.step_done < end:
-            stats = self.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.4f}", query_acc=f"{stats['acc']:.1f}")
-            if self.step_done % s.checkpoint_every == 0 or self.step_done == end:
-                self.save_checkpoint()
-        bar.close()
+        try:
+            while self.step_done < end:
+                stats = self.step()
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", query_acc=f"{stats['acc']:.1f}")
+                if self.step_done % s.checkpoint_every == 0 or self.step_done == end:
+                    self.save_checkpoint()
+        finally:
+            bar.close()  # ends the bar's line, so an error starts a line of its own
         if self.step_done < s.steps:
             print(f"Stopped after step {self.step_done} of {s.steps}; run again with the same --output-dir to resume")
             return None
