@@ -21,9 +21,9 @@ import sys
 from typing import Sequence
 
 import torch
-from clip.simple_tokenizer import SimpleTokenizer
 from tqdm import tqdm
 
+from ...clip.openai import SimpleTokenizer
 from ...clip import load_clip
 from ...config import ConfigError
 from ...learners import PromptedCLIP
