@@ -125,10 +125,13 @@ def test_a_name_the_checkout_registered_first_is_left_to_it(monkeypatch):
 
 
 @pytest.fixture
-def plugin():
+def plugin(monkeypatch):
     """The plugin installed in this process, and undone afterwards (it patches the registries and the
-    runtime's default config, which later tests in the session must see unchanged)."""
+    runtime's default config, which later tests in the session must see unchanged). The tests run
+    on the built-in runtime even where Dassl is installed, which the plugin refuses in a checkout."""
     from metaprompt import runtime
+
+    monkeypatch.setattr(runtime, "dassl_install", lambda: None)
 
     defaults = runtime.get_cfg_default()
     node = sys.modules[runtime.get_cfg_default.__module__]
@@ -177,12 +180,13 @@ def test_the_plugin_adds_the_project_keys_to_the_runtime_defaults(plugin):
 def test_a_dassl_folder_that_is_not_dassl_is_not_taken_for_it(init, tmp_path, monkeypatch):
     from metaprompt.runtime import dassl_install
 
+    monkeypatch.delitem(sys.modules, "dassl", raising=False)
+    installed = dassl_install()  # a real Dassl further down sys.path wins over a namespace folder
     (tmp_path / "dassl" / "data").mkdir(parents=True)
     if init is not None:
         (tmp_path / "dassl" / "__init__.py").write_text(init)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "dassl", raising=False)
-    assert dassl_install() is None
+    assert dassl_install() == (installed if init is None else None)
 
 
 def test_the_standin_is_taken_for_dassl(checkout, monkeypatch):
