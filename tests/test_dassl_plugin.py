@@ -217,3 +217,19 @@ def test_project_clip_ignores_a_shadowing_clip_folder(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["_metaprompt_openai_clip.model", "_metaprompt_openai_clip"]
+
+
+def test_a_dassl_that_does_not_import_is_one_line(tmp_path):
+    for part in ("config", "engine", "data/datasets", "utils"):
+        (tmp_path / "dassl" / part).mkdir(parents=True)
+        (tmp_path / "dassl" / part / "__init__.py").write_text("")
+    (tmp_path / "dassl" / "__init__.py").write_text("")
+    (tmp_path / "dassl" / "engine" / "__init__.py").write_text("import gdown_not_installed_here\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "METAPROMPT_RUNTIME": "auto"}
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), "--help"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"error: Dassl at {tmp_path / 'dassl'} does not import (ModuleNotFoundError: No module named "
+        "'gdown_not_installed_here'). Install what it needs (see docs/dassl.md), or use the built-in runtime "
+        "(METAPROMPT_RUNTIME=builtin / train.py --runtime builtin).")
