@@ -21,6 +21,8 @@ own ``train.py`` and shell scripts. What the import does (docs/dassl.md, "Drop-i
   it defines itself (``TRAINER.COOP``, ``TRAINER.MAPLE`` ...), so those keep its defaults.
 * **CLIP.** The project's CLIP code cannot be shadowed by the checkout's patched ``clip/``
   folder (:mod:`metaprompt.clip.openai`); the checkout's trainers keep theirs.
+* **Errors.** This project's user errors raised in the checkout's ``main`` print as one ``error:``
+  line (an ``excepthook``; the exit status stays Python's 1), others keep their traceback.
 * **Runtime.** A forced built-in runtime (``METAPROMPT_RUNTIME=builtin``) while the checkout runs
   on Dassl would register the trainers where Dassl's ``build_trainer`` never looks: one
   ``error:`` line and exit status 2.
@@ -115,8 +117,26 @@ def yield_names_to_checkout(registry) -> None:
     registry._do_register, registry.get, registry.registered_names = _do_register, _get, _registered_names
 
 
+def one_line_errors(previous=None):
+    """An ``excepthook`` that prints this project's user errors (missing weights, an unknown key, no
+    GRAM artefact ...) as the one ``error:`` line ``train.py`` prints here, instead of a traceback
+    through the checkout's ``main``; every other exception goes to ``previous``."""
+    previous = previous or sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, UserInputError):
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            previous(exc_type, exc, tb)
+
+    hook.metaprompt_plugin = True
+    return hook
+
+
 def install() -> None:
     check_runtime()
+    if not getattr(sys.excepthook, "metaprompt_plugin", False):
+        sys.excepthook = one_line_errors(sys.excepthook)
     add_default_keys()
     for registry in (runtime.TRAINER_REGISTRY, runtime.DATASET_REGISTRY):
         if not getattr(registry, "_metaprompt_plugin", False):

@@ -141,7 +141,9 @@ def plugin(monkeypatch):
 
     if "_metaprompt_plugin" not in runtime.TRAINER_REGISTRY.__dict__:  # imported by an earlier test, then undone
         dassl_plugin.install()
+    hook = sys.excepthook
     yield dassl_plugin
+    sys.excepthook = hook
     for registry in (runtime.TRAINER_REGISTRY, runtime.DATASET_REGISTRY):
         for attr in ("_do_register", "get", "registered_names", "_metaprompt_plugin"):
             registry.__dict__.pop(attr, None)
@@ -233,3 +235,14 @@ def test_a_dassl_that_does_not_import_is_one_line(tmp_path):
         f"error: Dassl at {tmp_path / 'dassl'} does not import (ModuleNotFoundError: No module named "
         "'gdown_not_installed_here'). Install what it needs (see docs/dassl.md), or use the built-in runtime "
         "(METAPROMPT_RUNTIME=builtin / train.py --runtime builtin).")
+
+
+def test_project_errors_in_a_checkouts_main_are_one_line(plugin, monkeypatch, capsys):
+    from metaprompt.errors import ConfigError
+
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", plugin.one_line_errors(lambda *exc: seen.append(exc[0])))
+    sys.excepthook(ConfigError, ConfigError("Unknown config key 'X' in opts."), None)
+    assert capsys.readouterr().err == "error: Unknown config key 'X' in opts.\n" and seen == []
+    sys.excepthook(KeyError, KeyError("x"), None)  # anything else: the previous hook (a traceback)
+    assert seen == [KeyError]
