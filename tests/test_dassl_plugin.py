@@ -136,12 +136,11 @@ def plugin(monkeypatch):
     defaults = runtime.get_cfg_default()
     node = sys.modules[runtime.get_cfg_default.__module__]
     node = getattr(node, "cfg_default", None) or node._C
-    saved = node.clone()
+    saved, hook = node.clone(), sys.excepthook
     from metaprompt import dassl_plugin
 
     if "_metaprompt_plugin" not in runtime.TRAINER_REGISTRY.__dict__:  # imported by an earlier test, then undone
         dassl_plugin.install()
-    hook = sys.excepthook
     yield dassl_plugin
     sys.excepthook = hook
     for registry in (runtime.TRAINER_REGISTRY, runtime.DATASET_REGISTRY):
