@@ -18,7 +18,7 @@ if __name__ == "__main__":
     try:
         from metaprompt.cli.train import main
     except ImportError as e:
-        if type(e).__name__ != "RuntimeChoiceError":  # a broken installation: keep the traceback
+        if type(e).__name__ not in ("RuntimeChoiceError", "ClipPackageError"):  # broken install: keep the traceback
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -123,9 +123,11 @@ def test_checkpoint_freq_checkpoints_are_kept(synthetic_root, tmp_path):
     assert sorted(os.listdir(out / "prompt_learner")) == ["checkpoint", "model.pth.tar-2", "model.pth.tar-3"]
 
 
-def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(synthetic_root, tmp_path):
+def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(synthetic_root, tmp_path, capsys):
     with pytest.warns(UserWarning, match="fp32"):
         trainer = build_trainer_for(synthetic_root, tmp_path / "run", "TRAINER.COOP.PREC", "fp16")
+    # printed as well, so the logger's stdout tee puts the note in log.txt next to "PREC: fp16"
+    assert "TRAINER.COOP.PREC fp16 on cpu: running in fp32" in capsys.readouterr().out
     assert trainer.prec == "fp32"
     assert trainer.model.dtype == torch.float32
     assert trainer.model.prompt_learner.prompts["text_ctx"].dtype == torch.float32

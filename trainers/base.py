@@ -57,6 +57,8 @@ class PromptTrainer(*_BASES):
         cfg = self.cfg
         classnames = self.dm.dataset.classnames
         self.prec = resolve_precision(self.node.PREC, self.device)
+        if self.prec != self.node.PREC:  # printed, so log.txt says it too (the warning goes to stderr only)
+            print(f"TRAINER.{self.CFG_NODE}.PREC {self.node.PREC} on {self.device.type}: running in {self.prec}")
         backbone = cfg.MODEL.BACKBONE.NAME
         print(f"Loading CLIP (backbone: {backbone})")
         clip_model = load_clip(backbone, cfg.MODEL.BACKBONE.PATH)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from clip.model import CLIP
 from torch import nn
+
+from .openai import CLIP
 
 Deep = Sequence["torch.Tensor | None"]
 

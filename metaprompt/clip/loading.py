@@ -9,9 +9,9 @@ import os
 from typing import Callable
 
 import torch
-from clip.model import CLIP, build_model
 
 from ..errors import UserInputError
+from .openai import CLIP, build_model
 
 # OpenAI's released checkpoints: name -> file name in the cache (the URL's basename).
 OPENAI_FILES = {

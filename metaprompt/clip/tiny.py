@@ -3,9 +3,9 @@ smoke runs, and ViT-B/16 at its real sizes for parameter counts and timings with
 from __future__ import annotations
 
 import torch
-from clip.model import CLIP
 
 from .loading import register_backbone
+from .openai import CLIP
 
 TINY_VIT = dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
@@ -49,7 +49,7 @@ def double_precision(model: CLIP) -> CLIP:
     CLIP's ``LayerNorm`` subclass computes in fp32 (for fp16 weights); in float64 the plain
     ``nn.LayerNorm`` it extends is the exact computation, so those modules fall back to it.
     """
-    from clip.model import LayerNorm
+    from .openai import LayerNorm
 
     for module in model.modules():
         if type(module) is LayerNorm:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-import clip
 import torch
 from torch import nn
+
+from ..clip.openai import clip
 
 MODALITIES = ("text", "vision", "coupling")
 Params = Mapping[str, torch.Tensor]

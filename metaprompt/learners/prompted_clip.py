@@ -6,9 +6,9 @@ from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from clip.model import CLIP
 from torch import nn
 
+from ..clip.openai import CLIP
 from ..clip.encoders import PromptedImageEncoder, PromptedTextEncoder
 from .base import Params, PromptLearner
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import clip
 import torch
 from torch import nn
 
+from ..clip.openai import clip
 from .base import PromptLearner, TextInputs
 
 DEFAULT_TEMPLATE = "a photo of a {}."

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import clip
 import torch
 import torch.nn.functional as F
 
+from ..clip.openai import clip
 from ..learners.prompted_clip import PromptedCLIP
 from .templates import IMAGENET_TEMPLATES
 

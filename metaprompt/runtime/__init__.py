@@ -7,6 +7,7 @@ run on both.
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 
@@ -24,17 +25,35 @@ if _choice not in ("auto", "builtin", "dassl"):
     raise RuntimeChoiceError(f"METAPROMPT_RUNTIME={_choice!r}: use 'auto', 'builtin' or 'dassl'.")
 
 
+def dassl_install() -> str | None:
+    """The folder of an importable Dassl, or None. A ``dassl`` folder that lacks Dassl's packages (an
+    empty or namespace folder in the working directory, say) is not mistaken for an install."""
+    try:
+        spec = importlib.util.find_spec("dassl")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin in (None, "namespace"):  # no ``__init__.py``: not a Dassl package
+        return None
+    folder = os.path.dirname(spec.origin)
+    parts = ("config", "engine", os.path.join("data", "datasets"), "utils")
+    return folder if all(os.path.isfile(os.path.join(folder, p, "__init__.py")) for p in parts) else None
+
+
 def _import_dassl() -> bool:
     if _choice == "builtin":
         return False
-    try:
-        import dassl  # noqa: F401
-    except ImportError:
+    if dassl_install() is None:
         if _choice == "dassl":
             raise RuntimeChoiceError("The Dassl runtime was requested (--runtime / METAPROMPT_RUNTIME) but Dassl "
                                      "is not installed. Install it (see docs/dassl.md) or use the built-in "
                                      "runtime (--runtime builtin).") from None
         return False
+    try:
+        import dassl.engine  # noqa: F401
+    except ImportError as e:  # Dassl is there but cannot import (a dependency missing): say which
+        raise RuntimeChoiceError(f"Dassl at {dassl_install()} does not import ({type(e).__name__}: {e}). Install "
+                                 "what it needs (see docs/dassl.md), or use the built-in runtime "
+                                 "(METAPROMPT_RUNTIME=builtin / train.py --runtime builtin).") from None
     return True
 
 
@@ -80,12 +99,30 @@ def _same_definition(a, b) -> bool:
     return a.__qualname__ == b.__qualname__ and fa and fb and os.path.realpath(fa) == os.path.realpath(fb)
 
 
+# Names a checkout (a CoOp-family repository whose train.py imports this project) registered with
+# its own classes: name -> the module of the class that keeps the name. See metaprompt.dassl_plugin.
+LEFT_TO_CHECKOUT: dict[str, str] = {}
+
+
+def is_project_class(obj) -> bool:
+    return (getattr(obj, "__module__", "") or "").split(".")[0] == "metaprompt"
+
+
 def _register(registry, obj):
-    """Register ``obj``; the same class imported under two module paths is registered once."""
+    """Register ``obj``; the same class imported under two module paths is registered once.
+
+    A name that a class from outside this project already holds (a CoOp-family checkout's own
+    ``CoOp`` or ``OxfordPets``, registered before this package was imported) is left to it and
+    recorded in ``LEFT_TO_CHECKOUT``; two different classes of this project with one name clash.
+    """
     existing = registry._obj_map.get(obj.__name__)
     if existing is None:
         registry.register(obj)
-    elif existing is not obj and not _same_definition(existing, obj):
+    elif existing is obj or _same_definition(existing, obj):
+        pass
+    elif is_project_class(obj) and not is_project_class(existing):
+        LEFT_TO_CHECKOUT[obj.__name__] = existing.__module__
+    else:
         raise KeyError(
             f"Two different classes are named {obj.__name__!r}: {existing.__module__} and {obj.__module__}. "
             "Rename one of them."
@@ -102,9 +139,10 @@ def register_dataset(cls):
 
 
 __all__ = [
-    "BACKEND", "CheckpointError", "DATASET_REGISTRY", "DatasetBase", "Datum", "RuntimeChoiceError",
-    "SafeCheckpointMixin",
+    "BACKEND", "CheckpointError", "DATASET_REGISTRY", "DatasetBase", "Datum", "LEFT_TO_CHECKOUT",
+    "RuntimeChoiceError", "SafeCheckpointMixin",
     "TRAINER_REGISTRY", "TrainerX", "build_lr_scheduler", "build_optimizer", "build_trainer",
-    "collect_env_info", "get_cfg_default", "listdir_nohidden", "mkdir_if_missing", "read_json",
-    "register_dataset", "register_trainer", "set_random_seed", "setup_logger", "write_json",
+    "collect_env_info", "dassl_install", "get_cfg_default", "is_project_class", "listdir_nohidden",
+    "mkdir_if_missing", "read_json", "register_dataset", "register_trainer", "set_random_seed", "setup_logger",
+    "write_json",
 ]

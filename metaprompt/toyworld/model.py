@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 
-import clip
 import torch
-from clip.model import CLIP
 
+from metaprompt.clip.openai import CLIP, clip
 from metaprompt.clip.loading import MissingWeightsError, register_backbone
 
 FORMAT = "metaprompt-toy-clip-v1"

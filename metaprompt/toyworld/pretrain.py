@@ -23,12 +23,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-import clip
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..clip.openai import clip
 from .captions import describe, sample_scene, vocabulary
 from .model import EMBEDDING, TOY_VIT, build_toy_clip, load_toy_clip, read_toy_checkpoint, save_toy_clip, \
     vocabulary_token_ids

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import clip
 import numpy as np
 import torch
-from clip.model import CLIP
 
+from ..clip.openai import CLIP, clip
 from .tasks import Task, sample_task_images
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -11,13 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-import clip
 import torch
-from clip.model import CLIP
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 from tqdm import tqdm
 
+from ...clip.openai import CLIP, clip
 from ...clip.encoders import PromptedImageEncoder
 from .corpus import Corpus, ImageDataset
 

@@ -23,9 +23,9 @@ import zipfile
 from typing import Sequence
 
 import torch
-from clip.simple_tokenizer import SimpleTokenizer
 from tqdm import tqdm
 
+from ...clip.openai import SimpleTokenizer
 from ...clip import load_clip
 from ...config import ConfigError
 from ...learners import PromptedCLIP

@@ -10,7 +10,7 @@ from __future__ import annotations
 from yacs.config import CfgNode as CN
 
 
-def get_cfg_default() -> CN:
+def _defaults() -> CN:
     _C = CN()
     _C.VERSION = 1
     _C.OUTPUT_DIR = "./output"
@@ -109,3 +109,12 @@ def get_cfg_default() -> CN:
     _C.TRAINER = CN()
     _C.TRAINER.NAME = ""
     return _C
+
+
+# As in Dassl: one module-level default node, cloned per run. Code that adds keys to every run's
+# defaults (metaprompt.dassl_plugin, for a checkout's own setup_cfg) extends this node in place.
+_C = _defaults()
+
+
+def get_cfg_default() -> CN:
+    return _C.clone()
