@@ -173,10 +173,11 @@ def _main(argv: list[str] | None) -> int:
 
 def _log_only(text: str) -> None:
     """Append ``text`` to the run's log (not the console), when the log is open."""
-    log_file = getattr(sys.stdout, "file", None)
-    if log_file is not None and not log_file.closed:
-        log_file.write(text + "\n")
-        log_file.flush()
+    from metaprompt.runtime.builtin.utils import _Tee
+
+    if isinstance(sys.stdout, _Tee) and not sys.stdout.file.closed:
+        sys.stdout.file.write(text + "\n")
+        sys.stdout.file.flush()
 
 
 def check_run_arguments(args, cfg, trainer_cls) -> None:
