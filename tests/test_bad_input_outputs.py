@@ -127,15 +127,22 @@ def test_sweep_scripts_skip_only_the_same_config(script_env, synthetic_root, ref
               f'DATASET_CFG={argv[argv.index("--dataset-config-file") + 1]} '
               f'TRAINER_CFG={argv[argv.index("--config-file") + 1]}; run_once training {out} ')
 
-    def bash(*extra):
-        return subprocess.run(["bash", "-c", common + " ".join([*opts, *extra])], env=script_env,
-                              capture_output=True, text=True, timeout=120)
+    def bash(*extra, **env):
+        return subprocess.run(["bash", "-c", "set -euo pipefail; " + common + " ".join([*opts, *extra])],
+                              env={**script_env, **env}, capture_output=True, text=True, timeout=300)
 
     same = bash()
     assert same.returncode == 0 and "Skip training" in same.stdout and "of this config" in same.stdout, same.stderr
-    other = bash("OPTIM.LR", "0.5")
-    assert other.returncode == 2 and "Skip" not in other.stdout
-    assert other.stderr.count("error: ") == 1 and "OPTIM.LR: 0.01 -> 0.5" in other.stderr
+    before = snapshot(out)
+    other = bash("OPTIM.MAX_EPOCH", "1")
+    assert other.returncode == 2 and "Skip" not in other.stdout and snapshot(out) == before
+    assert other.stderr.count("error: ") == 1 and "OPTIM.MAX_EPOCH: 4 -> 1" in other.stderr
+    assert "FORCE=1" in other.stderr
+    forced = bash("OPTIM.MAX_EPOCH", "1", FORCE="1")  # the old run is kept aside, the new one runs
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
+    assert len(moved) == 1 and snapshot(moved[0]) == before
+    assert json.loads((out / "run_config.json").read_text())["config"]["OPTIM.MAX_EPOCH"] == 1
 
 
 def test_a_failed_run_log_ends_with_the_error(monkeypatch, synthetic_root, tmp_path):
