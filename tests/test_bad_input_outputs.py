@@ -107,7 +107,6 @@ def test_identity_check_skips_only_a_finished_run_of_the_same_config(capsys, syn
     assert run_identity_main(train_argv(synthetic_root, legacy)) == 0  # recorded before identities: skip, say so
     assert "config was not recorded" in capsys.readouterr().err
     # FORCE=1 (--replace): the differing run is moved aside, kept whole, and the run goes ahead.
-    before = snapshot(legacy)
     (legacy / "run_config.json").write_text((reference_run / "run_config.json").read_text())
     before = snapshot(legacy)
     assert run_identity_main(["--replace", *train_argv(synthetic_root, legacy, "OPTIM.LR", "0.5")]) == 1

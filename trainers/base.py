@@ -105,9 +105,10 @@ class PromptTrainer(*_BASES):
         own = self.model.prompt_learner.state_dict()
         matched = [k for k in state if k in own]
         if not matched:
+            theirs = f"{sorted(state)[:5]}{' ...' if len(state) > 5 else ''}"
             raise ConfigError(f'MODEL.INIT_WEIGHTS "{path}" holds none of this prompt learner\'s tensors (it has '
-                              f"{sorted(state)[:5]}{' ...' if len(state) > 5 else ''}; this learner has {sorted(own)}). "
-                              "Point it at a checkpoint of the same learner, or leave it empty.")
+                              f"{theirs}; this learner has {sorted(own)}). Point it at a checkpoint of the same "
+                              "learner, or leave it empty.")
         load_matching_state(self.model.prompt_learner, {**own, **{k: state[k] for k in matched}}, path,
                             "Fix MODEL.INIT_WEIGHTS.")
         skipped = sorted(set(state) - set(matched))

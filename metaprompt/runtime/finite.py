@@ -34,7 +34,8 @@ def first_non_finite(tensors: Mapping[str, torch.Tensor] | Iterable[tuple[str, t
 
 def require_finite(tensors: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]], where: str,
                    cause: str = "", what_now: str = "") -> None:
-    """Raise :class:`NonFiniteError` ("<where>: <tensor> holds ... Likely cause: ...") on the first non-finite tensor."""
+    """Raise :class:`NonFiniteError` on the first non-finite tensor:
+    ``"<where>: <tensor> holds non-finite values (...). Likely cause: <cause>. <what_now>"``."""
     bad = first_non_finite(tensors)
     if bad is None:
         return
