@@ -156,6 +156,7 @@ def _main(argv: list[str] | None) -> int:
             write_record(cfg.OUTPUT_DIR, identity)
             setup_logger(cfg.OUTPUT_DIR)
         except OSError as e:
+            lock.release()
             raise UserInputError(f'Cannot write to the output folder "{cfg.OUTPUT_DIR}" ({e.strerror or e}). '
                                  "Choose a writable --output-dir.") from None
         try:
