@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Iterable
 
+import yaml
 from yacs.config import CfgNode as CN
 
 from .errors import ConfigError
@@ -61,6 +62,10 @@ def merge_from_file(cfg: CN, path: str) -> None:
         raise _unknown_key_error(cfg, e, path) from None
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ConfigError(f"{path} is not valid YAML{line}: {getattr(e, 'problem', None) or e}. Fix that file.") from None
 
 
 def merge_from_list(cfg: CN, opts: Iterable[str], source: str = "command-line opts") -> None:

@@ -111,16 +111,32 @@ last_epoch() {
   echo "$epoch"
 }
 
-# run_once WHAT DIR [train.py arguments ...]: run train.py into DIR unless DIR holds a finished run.
-# Uses DATA, SEED, TRAINER, DATASET_CFG, TRAINER_CFG. DRY_RUN=1 prints the command instead.
+# same_config DIR [train.py arguments ...]: exit 0 when DIR holds a finished run of exactly this
+# config (skip it), 1 to run train.py; a run of another config stops the script with one line
+# naming the differing keys, unless FORCE=1 (then it is moved aside to DIR.replaced-<time>).
+# The check is metaprompt/cli/run_identity.py (docs/foundation.md, "Config identity").
+same_config() {
+  local dir=$1; shift
+  [[ -e "$dir/run_config.json" ]] || finished "$dir" || return 1  # nothing to compare with
+  local replace=() status=0
+  [[ "${FORCE:-0}" == 1 && "${DRY_RUN:-0}" != 1 ]] && replace=(--replace)
+  PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m metaprompt.cli.run_identity "${replace[@]}" "$@" || status=$?
+  (( status < 2 )) || exit 2
+  return "$status"
+}
+
+# run_once WHAT DIR [train.py arguments ...]: run train.py into DIR unless DIR holds a finished run
+# of the same config. Uses DATA, SEED, TRAINER, DATASET_CFG, TRAINER_CFG. DRY_RUN=1 prints the
+# command instead.
 run_once() {
   local what=$1 dir=$2; shift 2
-  if finished "$dir"; then
-    echo "Skip $what: $dir holds a finished run"
+  local args=(--root "$DATA" --seed "$SEED" --trainer "$TRAINER"
+    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@")
+  if same_config "$dir" "${args[@]}"; then
+    echo "Skip $what: $dir holds a finished run of this config"
     return 0
   fi
-  local cmd=("$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER"
-    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@")
+  local cmd=("$PYTHON" "$REPO/train.py" "${args[@]}")
   if [[ "${DRY_RUN:-0}" == 1 ]]; then
     echo "Would run $what: ${cmd[*]}"
     return 0
@@ -130,14 +146,10 @@ run_once() {
 }
 
 # eval_once WHAT DIR MODEL_DIR [train.py arguments ...]: evaluate MODEL_DIR's last-epoch checkpoint
-# into DIR unless DIR holds a finished run. MODEL_DIR must hold a finished training run (a crashed
+# into DIR unless DIR holds a finished evaluation of that model and config. MODEL_DIR must hold a finished training run (a crashed
 # one has a rolling checkpoint of an earlier epoch, which must not be reported as the result).
 eval_once() {
   local what=$1 dir=$2 model_dir=$3; shift 3
-  if finished "$dir"; then
-    echo "Skip $what: $dir holds a finished run"
-    return 0
-  fi
   if is_checkpoint_free "$TRAINER"; then  # zero-shot CLIP: nothing was trained, nothing to load
     run_once "$what" "$dir" --eval-only "$@"
     return

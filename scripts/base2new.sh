@@ -7,7 +7,8 @@
 #
 # = base2new_train.sh then base2new_test.sh. With DATASET=synthetic and no DATA it runs on the
 # embedded dataset and a tiny CLIP on CPU: a smoke run of the pipeline, not a benchmark. Finished
-# runs are skipped, so a sweep can be re-run.
+# runs of the same config are skipped, so a sweep can be re-run; a run of another config in the
+# same folder stops the script (FORCE=1 moves it aside and runs again).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 USAGE="[TRAINER=$DEFAULT_TRAINER] [CFG=..] [DATA=/path/to/datasets] [OUTPUT=output] [SHOTS=16] bash $0 DATASET SEED [KEY VALUE ...]"

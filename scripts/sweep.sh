@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A whole setting over datasets x seeds (x shots), then its results table. Re-run it after an
 # interruption: finished runs are skipped, an interrupted run starts again (training resumes from
-# its last per-epoch checkpoint).
+# its last per-epoch checkpoint). Runs are skipped or resumed only when their recorded config
+# matches; FORCE=1 moves a run of another config aside (docs/foundation.md, "Config identity").
 #
 #   [DATASETS="imagenet caltech101 ..."] [SEEDS="1 2 3"] [SHOTS_LIST="1 2 4 8 16"] \
 #   [SOURCE=imagenet] [TARGETS=...] [KEEP_GOING=1] [TRAINER=ProMetaR] [CFG=recipe] [DATA=/datasets] \

@@ -34,6 +34,18 @@ def run_script(argv: list[str], env: dict | None = None, timeout: int = 300) -> 
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def assert_one_clear_error(capsys, rc, *needles) -> str:
+    """Exit status 2, no traceback, exactly one ``error: ...`` line on stderr holding every needle."""
+    out, err = capsys.readouterr()
+    assert rc == 2, err[-2000:]
+    assert "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
 def checkpoint(out, epoch: int) -> dict:
     path = os.path.join(str(out), "prompt_learner", f"model.pth.tar-{epoch}")
     return torch.load(path, map_location="cpu", weights_only=True)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 import metaprompt.cli.train  # noqa: F401  (choose the runtime before tests change METAPROMPT_RUNTIME)
-from runs import REPO, SYNTHETIC_YAML, run_main, run_script, snapshot, train_argv
+from runs import REPO, SYNTHETIC_YAML, assert_one_clear_error, run_main, run_script, snapshot, train_argv
 
 PETS_YAML = os.path.join(REPO, "configs", "datasets", "oxford_pets.yaml")
 
@@ -15,17 +15,6 @@ def with_dataset(argv, yaml):
     argv = list(argv)
     argv[argv.index(SYNTHETIC_YAML)] = yaml
     return argv
-
-
-def assert_one_clear_error(capsys, rc, *needles):
-    out, err = capsys.readouterr()
-    assert rc == 2
-    assert "Traceback" not in out + err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def test_no_data_root(capsys, tmp_path):

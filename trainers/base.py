@@ -19,9 +19,12 @@ from metaprompt.clip import PRECISIONS, autocast, load_clip, needs_grad_scaler, 
 from metaprompt.errors import ConfigError
 from metaprompt.learners import PromptedCLIP, PromptLearner
 from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
+from metaprompt.runtime.finite import require_finite
 from metaprompt.runtime.optim import check_optim_cfg
 
 MODEL_NAME = "prompt_learner"  # the checkpoint subfolder, as in the CoOp family
+_NON_FINITE_ADVICE = ("Training stopped before saving this epoch (checkpoints already written are finite). "
+                      "Lower that value and train again into another --output-dir.")
 
 
 def compute_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
@@ -47,6 +50,10 @@ class PromptTrainer(*_BASES):
         if prec not in PRECISIONS:
             raise ConfigError(f"TRAINER.{self.CFG_NODE}.PREC={prec!r} is not supported; choose one of {PRECISIONS}")
         check_optim_cfg(cfg.OPTIM)
+        for key in ("TRAIN_X", "TEST"):
+            size = cfg.DATALOADER[key].BATCH_SIZE
+            if size < 1:
+                raise ConfigError(f"DATALOADER.{key}.BATCH_SIZE must be >= 1, got {size}.")
 
     # -- model -----------------------------------------------------------------------------
     def build_learner(self, clip_model, classnames) -> PromptLearner:
@@ -75,6 +82,11 @@ class PromptTrainer(*_BASES):
             p.requires_grad_(name.startswith("prompt_learner."))
         n_trainable = sum(p.numel() for p in learner.parameters())
         print(f"Trainable prompt tensors: {len(learner.prompts)} ({n_trainable:,} parameters)")
+        empty = [name for name, p in learner.prompts.items() if p.numel() == 0]
+        if empty:
+            raise ConfigError(f"{type(self).__name__} built empty prompt tensors {empty} (0 parameters): is a number "
+                              "of context tokens (N_CTX...) 0? Set it >= 1, or use --trainer ZeroshotCLIP to "
+                              "evaluate CLIP without prompts.")
         if not learner.prompts and self.TRAINS_PROMPTS:
             raise ConfigError(f"{type(self).__name__} built a learner without any prompt tensor (is a prompt depth or "
                               "the number of context tokens 0?), so there is nothing to train. Set them >= 1, or use "
@@ -88,10 +100,24 @@ class PromptTrainer(*_BASES):
         self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.prec, self.device) else None
 
     def load_init_weights(self, path: str) -> None:
-        from metaprompt.runtime.checkpoint import load_checkpoint
+        from metaprompt.runtime.checkpoint import load_checkpoint, load_matching_state
 
         state = load_checkpoint(path, hint="Fix MODEL.INIT_WEIGHTS.", require_state_dict=False)
-        self.model.prompt_learner.load_state_dict(state.get("state_dict", state), strict=False)
+        state = state.get("state_dict", state)
+        own = self.model.prompt_learner.state_dict()
+        matched = [k for k in state if k in own]
+        if not matched:
+            theirs = f"{sorted(state)[:5]}{' ...' if len(state) > 5 else ''}"
+            raise ConfigError(f'MODEL.INIT_WEIGHTS "{path}" holds none of this prompt learner\'s tensors (it has '
+                              f"{theirs}; this learner has {sorted(own)}). Point it at a checkpoint of the same "
+                              "learner, or leave it empty.")
+        load_matching_state(self.model.prompt_learner, {**own, **{k: state[k] for k in matched}}, path,
+                            "Fix MODEL.INIT_WEIGHTS.")
+        skipped = sorted(set(state) - set(matched))
+        kept = sorted(set(own) - set(matched))
+        print(f"Loaded {matched} from MODEL.INIT_WEIGHTS {path}"
+              + (f"; ignored tensors this learner lacks: {skipped}" if skipped else "")
+              + (f"; kept initial values of {kept}" if kept else ""))
 
     # -- training step ---------------------------------------------------------------------
     def parse_batch_train(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +135,8 @@ class PromptTrainer(*_BASES):
         return {"loss": loss.item(), "acc": compute_accuracy(output, label)}
 
     def backward_and_update(self, loss: torch.Tensor, names=None) -> None:
-        """Dassl's ``model_backward_and_update`` with the gradient hook between backward and step."""
+        """Dassl's ``model_backward_and_update`` with the gradient hook between backward and step;
+        the updated weights are checked for inf/NaN after every step."""
         self.model_zero_grad(names)
         self.detect_anomaly(loss)
         names = self.get_model_names(names)
@@ -117,16 +144,34 @@ class PromptTrainer(*_BASES):
             loss.backward()
             self.modulate_gradients()
             self.model_update(names)
-            return
-        self.scaler.scale(loss).backward()
+        else:
+            self.scaler.scale(loss).backward()
+            for name in names:
+                if self._optims[name] is not None:
+                    self.scaler.unscale_(self._optims[name])
+            self.modulate_gradients()
+            for name in names:
+                if self._optims[name] is not None:
+                    self.scaler.step(self._optims[name])
+            self.scaler.update()
         for name in names:
             if self._optims[name] is not None:
-                self.scaler.unscale_(self._optims[name])
-        self.modulate_gradients()
-        for name in names:
-            if self._optims[name] is not None:
-                self.scaler.step(self._optims[name])
-        self.scaler.update()
+                require_finite(((f"{name} tensor {n!r}", p) for n, p in self._models[name].named_parameters()),
+                               f"{self.step_label()}, after the optimizer step", self.likely_cause(),
+                               _NON_FINITE_ADVICE)
+
+    def step_label(self) -> str:
+        return f"Epoch {self.epoch + 1}, batch {getattr(self, 'batch_idx', 0) + 1}"
+
+    def likely_cause(self) -> str:
+        """What usually makes training non-finite, with this run's values (meta trainers add theirs)."""
+        return f"a learning rate too high (OPTIM.LR={self.cfg.OPTIM.LR:g})"
+
+    def detect_anomaly(self, loss: torch.Tensor) -> None:
+        """Dassl's check of the loss, as one clear error instead of a FloatingPointError traceback."""
+        require_finite({"the training loss": loss.detach()}, f"{self.step_label()}, before the backward pass",
+                       self.likely_cause() + " (the weights may have diverged at an earlier step)",
+                       _NON_FINITE_ADVICE)
 
     def modulate_gradients(self) -> None:
         """Hook: rewrite prompt gradients in place (fp32, unscaled) before the optimizer step."""

@@ -25,6 +25,7 @@ from metaprompt.meta.gram.config import check_base
 from metaprompt.meta.gram.objective import task_embedding
 from metaprompt.meta.gram.regulator import Regulator
 from metaprompt.runtime import register_trainer
+from metaprompt.runtime.finite import require_finite
 
 from .base import PromptTrainer
 
@@ -93,6 +94,10 @@ class GRAM(PromptTrainer):
         prompts = self.model.prompt_learner.prompts
         grads = {n: prompts[n].grad for n in self.regulator.names if prompts[n].grad is not None}
         regulated = self.regulator({n: g.float() for n, g in grads.items()}, self._task)
+        require_finite(((f"the GRAM regulator's output for {n!r}", g) for n, g in regulated.items()),
+                       f"{self.step_label()}, before the optimizer step",
+                       f"a non-finite artefact ({self.node.ARTEFACT}) or a diverged gradient "
+                       f"(OPTIM.LR={self.cfg.OPTIM.LR:g})", "Training stopped; nothing was saved for this epoch.")
         for name, g in grads.items():
             g.copy_(regulated[name])  # cast back to the gradient's dtype (fp16 under PREC fp16)
 

@@ -28,6 +28,7 @@ from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
 from metaprompt.meta.templates import IMAGENET_TEMPLATES
 from metaprompt.runtime import build_lr_scheduler, build_optimizer, register_trainer
+from metaprompt.runtime.optim import check_optim_cfg
 
 from .base import MODEL_NAME, PromptTrainer, compute_accuracy
 from .coop import CoOp
@@ -76,6 +77,7 @@ class ProMetaR(PromptTrainer):
 
     def check_cfg(self, cfg) -> None:
         super().check_cfg(cfg)
+        check_optim_cfg(cfg.OPTIM_VNET, "OPTIM_VNET")
         node = cfg.TRAINER.PROMETAR
         if node.BASE not in BASES:
             raise ConfigError(f"TRAINER.PROMETAR.BASE={node.BASE!r} is not supported; choose one of {BASES}")
@@ -87,6 +89,11 @@ class ProMetaR(PromptTrainer):
                               f"name; these do not: {bad}")
         if node.DIM_RATE < 1:
             raise ConfigError(f"TRAINER.PROMETAR.DIM_RATE must be >= 1, got {node.DIM_RATE}")
+
+    def likely_cause(self) -> str:
+        return (f"a learning rate or loss scale too high (OPTIM.LR={self.cfg.OPTIM.LR:g}, "
+                f"TRAINER.PROMETAR.LR_RATIO={self.node.LR_RATIO:g}, ADAPT_LR={self.node.ADAPT_LR:g}, "
+                f"OPTIM_VNET.LR={self.cfg.OPTIM_VNET.LR:g})")
 
     @property
     def paper_mode(self) -> bool:

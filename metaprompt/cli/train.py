@@ -17,6 +17,7 @@ import importlib.util
 import io
 import os
 import sys
+import traceback
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,8 +128,9 @@ def _main(argv: list[str] | None) -> int:
         return 2
     from metaprompt.config import build_cfg
     from metaprompt.errors import UserInputError
-    from metaprompt.runtime import (BACKEND, DATASET_REGISTRY, TRAINER_REGISTRY, build_trainer, collect_env_info,
-                                    set_random_seed)
+    from metaprompt.runtime import BACKEND, DATASET_REGISTRY, TRAINER_REGISTRY
+    from metaprompt.runtime.identity import check_run_folder, run_identity, write_record
+    from metaprompt.runtime.lock import OutputLock
     from metaprompt.runtime.builtin.utils import setup_logger  # same appending log.txt on both runtimes
 
     try:
@@ -138,32 +140,94 @@ def _main(argv: list[str] | None) -> int:
             if name not in registry.registered_names():
                 known = ", ".join(sorted(registry.registered_names()))
                 raise UserInputError(f"Unknown {kind} {name!r}. Registered: {known}")
+        check_run_arguments(args, cfg, TRAINER_REGISTRY.get(cfg.TRAINER.NAME))
         if finished_run(cfg.OUTPUT_DIR):
             raise UserInputError(f"{cfg.OUTPUT_DIR} already holds a finished run (its log reports a test result). "
                             "Nothing was changed. Use another --output-dir, or delete that folder to run it again.")
-        if cfg.SEED >= 0:
-            print(f"Setting fixed seed: {cfg.SEED}")
-            set_random_seed(cfg.SEED)
-        setup_logger(cfg.OUTPUT_DIR)
-        print(f"Runtime: {BACKEND}")
-        print("***************\n** Arguments **\n***************")
-        for key in sorted(vars(args)):
-            print(f"{key}: {getattr(args, key)}")
-        print("************\n** Config **\n************")
-        print(cfg)
-        print("Collecting env info ...")
-        print(f"** System info **\n{collect_env_info()}\n")
-        trainer = build_trainer(cfg)
-        if args.eval_only:
-            trainer.load_model(args.model_dir, epoch=args.load_epoch)
-            trainer.test()
-            return 0
-        if not args.no_train:
-            trainer.train()
-        return 0
+        identity = run_identity(cfg, args.model_dir if args.eval_only else "", args.load_epoch)
+        for folder in dict.fromkeys(d for d in (cfg.OUTPUT_DIR, cfg.RESUME) if d):
+            verdict = check_run_folder(folder, identity, finished=False)
+            if verdict.action == "refuse":
+                raise UserInputError(f"{verdict.message} Nothing was changed. Use another --output-dir, or delete "
+                                     "that folder to start over (the sweep scripts: FORCE=1 moves it aside).")
+        lock = OutputLock(cfg.OUTPUT_DIR)
+        try:
+            lock.acquire()
+            write_record(cfg.OUTPUT_DIR, identity)
+            setup_logger(cfg.OUTPUT_DIR)
+        except OSError as e:
+            lock.release()
+            raise UserInputError(f'Cannot write to the output folder "{cfg.OUTPUT_DIR}" ({e.strerror or e}). '
+                                 "Choose a writable --output-dir.") from None
+        try:
+            return _run(args, cfg, BACKEND)
+        finally:
+            lock.release()
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
+        _log_only(f"error: {e}")
         return 2
+    except BaseException:  # a bug or an interrupt: the log still ends with what ended the run
+        _log_only(traceback.format_exc().rstrip())
+        raise
+
+
+def _log_only(text: str) -> None:
+    """Append ``text`` to the run's log (not the console), when the log is open."""
+    from metaprompt.runtime.builtin.utils import _Tee
+
+    if isinstance(sys.stdout, _Tee) and not sys.stdout.file.closed:
+        sys.stdout.file.write(text + "\n")
+        sys.stdout.file.flush()
+
+
+def check_run_arguments(args, cfg, trainer_cls) -> None:
+    """Arguments Dassl accepts silently but that would produce a misleading run."""
+    from metaprompt.errors import UserInputError
+
+    if args.eval_only and not args.model_dir and getattr(trainer_cls, "TRAINS_PROMPTS", False):
+        raise UserInputError(f"--eval-only needs --model-dir (the output folder of the {cfg.TRAINER.NAME} training run "
+                             "to score); without it the untrained initial prompts would be scored. To score CLIP "
+                             "without prompts, use --trainer ZeroshotCLIP.")
+    if _resumes_elsewhere(cfg) and not os.path.isdir(cfg.RESUME):
+        raise UserInputError(f'--resume "{cfg.RESUME}": no such folder. Pass the output folder of the run to '
+                             "continue (re-running a command into its own --output-dir resumes it without --resume).")
+
+
+def _resumes_elsewhere(cfg) -> bool:
+    """``--resume DIR`` naming another folder than the output folder (which is resumed anyway, if it
+    holds checkpoints; the same command is re-run after an interruption, with or without --resume)."""
+    return bool(cfg.RESUME) and os.path.realpath(cfg.RESUME) != os.path.realpath(cfg.OUTPUT_DIR)
+
+
+def _run(args, cfg, backend: str) -> int:
+    from metaprompt.errors import UserInputError
+    from metaprompt.runtime import build_trainer, collect_env_info, set_random_seed
+    from metaprompt.runtime.checkpoint import resume_epoch
+
+    if cfg.SEED >= 0:
+        print(f"Setting fixed seed: {cfg.SEED}")
+        set_random_seed(cfg.SEED)
+    print(f"Runtime: {backend}")
+    print("***************\n** Arguments **\n***************")
+    for key in sorted(vars(args)):
+        print(f"{key}: {getattr(args, key)}")
+    print("************\n** Config **\n************")
+    print(cfg)
+    print("Collecting env info ...")
+    print(f"** System info **\n{collect_env_info()}\n")
+    trainer = build_trainer(cfg)
+    if args.eval_only:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        trainer.test()
+        return 0
+    if _resumes_elsewhere(cfg) and not args.no_train and resume_epoch(cfg.RESUME, trainer.get_model_names())[0] is None:
+        raise UserInputError(f'--resume "{cfg.RESUME}" holds no checkpoint of {trainer.get_model_names()} '
+                             "(model.pth.tar-<N> in those subfolders), so nothing would be resumed. Pass the "
+                             "output folder of the run to continue, or drop --resume to train from scratch.")
+    if not args.no_train:
+        trainer.train()
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,17 +11,21 @@ front of real Dassl's ``TrainerX`` so both runtimes read and write the same file
 """
 from __future__ import annotations
 
+import errno
 import os
 import random
+import re
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import UserInputError
+from .finite import require_finite
 
 CHECKPOINT_POINTER = "checkpoint"
 BEST_MODEL = "model-best.pth.tar"  # Dassl's name for TEST.FINAL_MODEL best_val
+_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
 
 
 class CheckpointError(UserInputError, RuntimeError):
@@ -50,15 +54,35 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _write_failure(fpath: str, e: BaseException) -> CheckpointError:
+    """Disk full (torch reports it as OSError ENOSPC or as its zip writer's RuntimeError) or read-only."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC or "unexpected pos" in str(e) or "enforce fail" in str(e):
+        why = "the disk is full"
+    elif isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = f"the folder is not writable ({e.strerror})"
+    else:
+        why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return CheckpointError(
+        f'Could not write checkpoint "{fpath}": {why}. Earlier checkpoints are intact; free space (or fix '
+        "the permissions) and run the same command again to resume from the last complete epoch.")
+
+
 def save_checkpoint(state: dict, save_dir: str, model_name: str = "") -> str:
-    os.makedirs(save_dir, exist_ok=True)
     model_name = model_name or f"model.pth.tar-{state['epoch']}"
     fpath = os.path.join(save_dir, model_name)
+    require_finite(state.get("state_dict", {}), f'Checkpoint "{fpath}" not written',
+                   "a learning rate or loss scale too high", "Nothing non-finite is ever saved.")
     tmp = fpath + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, fpath)  # a crash mid-write never leaves a truncated checkpoint behind
-    with open(os.path.join(save_dir, CHECKPOINT_POINTER), "w") as f:
-        f.write(f"{model_name}\n")
+    try:
+        os.makedirs(save_dir, exist_ok=True)
+        torch.save(state, tmp)
+        os.replace(tmp, fpath)  # a crash mid-write never leaves a truncated checkpoint behind
+        with open(os.path.join(save_dir, CHECKPOINT_POINTER), "w") as f:
+            f.write(f"{model_name}\n")
+    except (OSError, RuntimeError) as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise _write_failure(fpath, e) from None
     return fpath
 
 
@@ -81,20 +105,32 @@ def load_checkpoint(fpath: str, hint: str = _EVAL_HINT, require_state_dict: bool
     return ckpt
 
 
-def latest_checkpoint(model_dir: str) -> str | None:
-    """The file named by ``<model_dir>/checkpoint``, else the highest ``model.pth.tar-<N>`` there."""
-    pointer = os.path.join(model_dir, CHECKPOINT_POINTER)
-    if os.path.isfile(pointer):
-        with open(pointer) as f:
-            fpath = os.path.join(model_dir, f.readline().strip())
-        if os.path.isfile(fpath):
-            return fpath
-    epochs = []
-    for fname in os.listdir(model_dir) if os.path.isdir(model_dir) else []:
-        prefix, _, suffix = fname.partition("model.pth.tar-")
-        if not prefix and suffix.isdigit():
-            epochs.append(int(suffix))
-    return os.path.join(model_dir, f"model.pth.tar-{max(epochs)}") if epochs else None
+def saved_epochs(model_dir: str) -> set[int]:
+    """The epochs ``N`` with a ``model.pth.tar-N`` in ``model_dir``."""
+    names = os.listdir(model_dir) if os.path.isdir(model_dir) else []
+    return {int(m.group(1)) for m in map(_EPOCH_FILE.match, names) if m}
+
+
+def resume_epoch(directory: str, names: list[str]) -> tuple[int | None, str]:
+    """The newest epoch saved for *every* model in ``directory`` (None: nothing to resume), and a
+    note when some model has a newer one: a run killed between two models' saves of one epoch
+    resumes from the previous, complete epoch instead of mixing epochs."""
+    per_model = {name: saved_epochs(os.path.join(directory, name)) for name in names}
+    if not all(per_model.values()):
+        return None, ""
+    common = set.intersection(*per_model.values())
+    if not common:
+        detail = ", ".join(f"{n}: {sorted(e)}" for n, e in per_model.items())
+        raise CheckpointError(f'"{directory}" holds no epoch saved for every model ({detail}), so it cannot be '
+                              "resumed without mixing epochs. Use another --output-dir, or delete that folder's "
+                              "checkpoints to train from scratch.")
+    epoch = max(common)
+    newer = {n: max(e) for n, e in per_model.items() if max(e) > epoch}
+    note = ""
+    if newer:
+        note = (f"Note: {', '.join(f'{n} has epoch {e}' for n, e in newer.items())}, but not every model does "
+                f"(interrupted while saving): resuming from epoch {epoch}, the newest saved for every model.")
+    return epoch, note
 
 
 def load_matching_state(model: torch.nn.Module, state_dict: dict, fpath: str, hint: str) -> None:
@@ -142,10 +178,13 @@ class SafeCheckpointMixin:
 
     def resume_model_if_exist(self, directory: str) -> int:
         names = self.get_model_names()
-        found = {name: latest_checkpoint(os.path.join(directory, name)) for name in names}
-        if not all(found.values()):
+        epoch, note = resume_epoch(directory, names)
+        if epoch is None:
             print("No checkpoint found, train from scratch")
             return 0
+        if note:
+            print(note)
+        found = {name: os.path.join(directory, name, f"model.pth.tar-{epoch}") for name in names}
         print(f'Found checkpoint at "{directory}" (will resume training)')
         hint = (f'To resume anyway, delete that file (training restarts from an older checkpoint, or from '
                 f'scratch if there is none), or use another --output-dir. "{directory}" may hold a run with '

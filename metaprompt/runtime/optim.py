@@ -26,10 +26,15 @@ _OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 _SCHEDULERS = ("single_step", "multi_step", "cosine")
 
 
-def check_optim_cfg(optim_cfg) -> None:
-    """Raise :class:`ConfigError` now for names the builders below would reject later."""
+def check_optim_cfg(optim_cfg, node: str = "OPTIM") -> None:
+    """Raise :class:`ConfigError` now for values the builders below or torch would reject later."""
     if optim_cfg.NAME not in _OPTIMIZERS:
-        raise ConfigError(f"OPTIM.NAME={optim_cfg.NAME!r} is not supported; choose one of {_OPTIMIZERS}")
+        raise ConfigError(f"{node}.NAME={optim_cfg.NAME!r} is not supported; choose one of {_OPTIMIZERS}")
+    if not optim_cfg.LR >= 0:  # also NaN
+        raise ConfigError(f"{node}.LR must be >= 0, got {optim_cfg.LR}.")
+    if optim_cfg.MAX_EPOCH < 1:
+        raise ConfigError(f"{node}.MAX_EPOCH must be >= 1, got {optim_cfg.MAX_EPOCH}: a run of 0 epochs trains "
+                          "nothing and saves no checkpoint. To score a model without training, use --eval-only.")
     lr_factor_fn(optim_cfg)
 
 
