@@ -171,6 +171,22 @@ def test_toy_sweep_table_is_the_same_on_slots_and_resumes_after_a_kill(local_toy
     assert "8 finished before, 0 to run" in third.stdout and table_of(third.stdout) == local_table
 
 
+def test_sweep_sh_forwards_its_variables_and_launcher(repo, local_toy_sweep):
+    """sweep.sh's DATASETS, SEEDS, TRAINER, CFG, OUTPUT and overrides reach the launcher, with
+    LAUNCHER and LAUNCHER_ARGS; on a finished tree it runs nothing and prints the same table."""
+    output, local_table, env = local_toy_sweep
+    env = dict(env, OUTPUT=str(output), TRAINER="CoOp", CFG="toy", DATASETS=" ".join(TOY), SEEDS="1 2",
+               LAUNCHER="gpus", LAUNCHER_ARGS="--cpu-workers 2")
+    out = subprocess.run(["bash", os.path.join(repo, "scripts", "sweep.sh"), "base2new", *TOY_OPTS], env=env,
+                         cwd=output.parent, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "sweep: 8 job(s), 8 finished before, 0 to run (gpus, 2 slot(s))" in out.stdout
+    assert out.stdout.count("Skip ") == 8 and table_of(out.stdout) == local_table
+    out = subprocess.run(["bash", os.path.join(repo, "scripts", "sweep.sh"), "base2new"],
+                         env=dict(env, LAUNCHER_ARGS=""), cwd=output.parent, capture_output=True, text=True)
+    assert out.returncode == 2 and "error: --launcher gpus needs --gpus 0,1,... or --cpu-workers N" in out.stderr
+
+
 # ---- the slurm launcher, on a one-node Slurm on this machine (tests/slurm/start_local_slurm.sh) ----
 
 def slurm_missing() -> str | None:
