@@ -12,13 +12,22 @@
 # holds a small sacct that answers submitit's status queries from squeue.
 set -euo pipefail
 DIR=$1; CPUS=${2:-2}
-fail() { echo "local slurm: $*" >&2; exit 1; }
+STARTED=0
+# fail REASON: say why, stop whatever this script already started (by PID), exit 1.
+fail() {
+  echo "local slurm: $*" >&2
+  if (( STARTED )); then
+    for pid in $(cat "$DIR"/munged.pids "$DIR"/daemons.pids 2>/dev/null); do kill "$pid" 2>/dev/null; done
+  fi
+  exit 1
+}
 [[ $(id -u) == 0 ]] || fail "needs root (slurmd runs jobs as their submitting user)"
 for tool in munged mungekey munge slurmctld slurmd sinfo sbatch squeue scancel; do
   command -v "$tool" >/dev/null || fail "'$tool' not found: apt-get install -y slurm-wlm munge"
 done
 [[ ! -e "$DIR" ]] || fail "$DIR exists already"
 mkdir -p "$DIR"/{state,spool,log,bin}
+STARTED=1
 chmod 755 "$DIR"
 DIR=$(cd "$DIR" && pwd)
 
