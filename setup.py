@@ -29,6 +29,9 @@ setup(
         "numpy",
         "pillow",
     ],
-    extras_require={"test": ["pytest>=7", "scipy", "matplotlib"], "plots": ["matplotlib"]},  # scipy: .mat label files; matplotlib: figure tests
-    entry_points={"console_scripts": ["metaprompt-train=metaprompt.cli.train:main"]},
+    # scipy: .mat label files; matplotlib: figure tests; submitit: the sweep's Slurm launcher (pure Python)
+    extras_require={"test": ["pytest>=7", "scipy", "matplotlib", "submitit>=1.5"], "plots": ["matplotlib"],
+                    "slurm": ["submitit>=1.5"]},
+    entry_points={"console_scripts": ["metaprompt-train=metaprompt.cli.train:main",
+                                      "metaprompt-sweep=metaprompt.sweep.cli:main"]},
 )

@@ -1,0 +1,3 @@
+from metaprompt.sweep.cli import main
+
+raise SystemExit(main())
