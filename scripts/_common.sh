@@ -154,12 +154,13 @@ eval_once() {
     run_once "$what" "$dir" --eval-only "$@"
     return
   fi
-  local epoch=LAST
-  if [[ "${DRY_RUN:-0}" != 1 ]]; then
-    finished "$model_dir" || die "cannot evaluate: $model_dir holds no finished training run. ${TRAIN_HINT:-Train it first.}"
-    epoch=$(last_epoch "$model_dir")
+  if ! finished "$model_dir"; then
+    # A dry run (the sweep launcher's probe) plans the evaluation after a training still to run.
+    [[ "${DRY_RUN:-0}" == 1 ]] || die "cannot evaluate: $model_dir holds no finished training run. ${TRAIN_HINT:-Train it first.}"
+    echo "Would run $what after its training ($model_dir): --output-dir $dir"
+    return 0
   fi
-  run_once "$what" "$dir" --model-dir "$model_dir" --load-epoch "$epoch" --eval-only "$@"
+  run_once "$what" "$dir" --model-dir "$model_dir" --load-epoch "$(last_epoch "$model_dir")" --eval-only "$@"
 }
 
 # test_source_model SETTING DATASET SEED [KEY VALUE ...]: evaluate the model that xd_train.sh trained

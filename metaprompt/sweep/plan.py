@@ -80,16 +80,17 @@ def expand(setting: str, *, datasets=None, seeds=(1, 2, 3), shots_list=None, sou
     return jobs
 
 
-_SKIP = re.compile(r"^Skip \w+: (.*) holds a finished run$", re.M)
-_WOULD = re.compile(r"^Would run \w+: .* --output-dir (\S+)", re.M)
+_SKIP = re.compile(r"^Skip \w+: (.*) holds a finished run of this config$", re.M)
+_WOULD = re.compile(r"^Would run \w+[^:]*: (?:.* )?--output-dir (\S+)", re.M)
 
 
 # ---- THE FINISHED-RUN CHECK ----------------------------------------------------------------
 # The sweep's one call of the project's "is this run finished?" rule. It asks the job's own
 # script (DRY_RUN=1), which applies the rule of scripts/_common.sh (finished / run_once /
-# eval_once) and says "Skip ...: DIR holds a finished run" or "Would run ...". A change of that
-# rule (e.g. a config-identity check) therefore reaches the sweep with no change here; should the
-# new check need another call, this function is the only place to switch.
+# eval_once: the config-identity check of metaprompt.runtime.identity) and says "Skip ...: DIR holds
+# a finished run of this config" or "Would run ... --output-dir DIR". A run of another config makes
+# the script refuse with one line, which the sweep passes on. A change of that rule reaches the
+# sweep with no change here.
 def probe(job: Job, env: dict[str, str], cwd: str) -> tuple[bool, str, str]:
     """(finished?, run folder, the script's line) of ``job``; :class:`SweepError` with the script's
     message when it refuses."""
