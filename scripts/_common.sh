@@ -71,19 +71,31 @@ require_data() {
   DATA="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data"
 }
 
-# check_datasets DATASET ...: every name has a dataset config (checked before hours of training).
-check_datasets() {
-  local d unknown=""
-  for d in "$@"; do [[ -f "$REPO/configs/datasets/$d.yaml" ]] || unknown+=" $d"; done
-  [[ -z "$unknown" ]] || die "unknown dataset(s):$unknown; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')"
+# is_own_folder DATASET: a name with no dataset config that names a folder under DATA is your own
+# data, read by the Folder reader (configs/datasets/folder.yaml; docs/datasets.md, "Your own data").
+is_own_folder() {
+  [[ ! -f "$REPO/configs/datasets/$1.yaml" && "$1" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ && -n "${DATA:-}" && -d "$DATA/$1" ]]
 }
 
-# resolve_common: sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and $DATASET. The recipe
+# check_datasets DATASET ...: every name has a dataset config or is a folder under DATA (checked
+# before hours of training).
+check_datasets() {
+  local d unknown=""
+  for d in "$@"; do [[ -f "$REPO/configs/datasets/$d.yaml" ]] || is_own_folder "$d" || unknown+=" $d"; done
+  [[ -z "$unknown" ]] || die "unknown dataset(s):$unknown; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')or the name of a folder of your own data under DATA${DATA:+ ($DATA)}"
+}
+
+# resolve_common: sets DATA, CFG, DATASET_CFG, DATASET_OPTS, TRAINER_CFG for $TRAINER and $DATASET. The recipe
 # defaults by $CFG_DATASET when set (the dataset the evaluated model was trained on), else $DATASET.
 resolve_common() {
   require_data "$DATASET"
-  DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"
   check_datasets "$DATASET"
+  DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"
+  DATASET_OPTS=()
+  if is_own_folder "$DATASET"; then
+    DATASET_CFG="$REPO/configs/datasets/folder.yaml"
+    DATASET_OPTS=(DATASET.FOLDER.DIR "$DATASET")
+  fi
   [[ -d "$REPO/configs/trainers/$TRAINER" ]] || die "unknown trainer '$TRAINER' (set TRAINER=; the default is $DEFAULT_TRAINER); available: $(ls "$REPO/configs/trainers" | tr '\n' ' ')"
   CFG="${CFG:-$(default_cfg "$TRAINER" "${CFG_DATASET:-$DATASET}")}"
   TRAINER_CFG="$REPO/configs/trainers/$TRAINER/$CFG.yaml"
@@ -112,7 +124,7 @@ last_epoch() {
 }
 
 # run_once WHAT DIR [train.py arguments ...]: run train.py into DIR unless DIR holds a finished run.
-# Uses DATA, SEED, TRAINER, DATASET_CFG, TRAINER_CFG. DRY_RUN=1 prints the command instead.
+# Uses DATA, SEED, TRAINER, DATASET_CFG, DATASET_OPTS, TRAINER_CFG. DRY_RUN=1 prints the command instead.
 run_once() {
   local what=$1 dir=$2; shift 2
   if finished "$dir"; then
@@ -120,7 +132,8 @@ run_once() {
     return 0
   fi
   local cmd=("$PYTHON" "$REPO/train.py" --root "$DATA" --seed "$SEED" --trainer "$TRAINER"
-    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@")
+    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@"
+    ${DATASET_OPTS[@]+"${DATASET_OPTS[@]}"})
   if [[ "${DRY_RUN:-0}" == 1 ]]; then
     echo "Would run $what: ${cmd[*]}"
     return 0
