@@ -1,5 +1,5 @@
 """Registered datasets (one module each, CoOp's registry names). Importing registers them all."""
-from . import oxford_pets, synthetic, toy  # noqa: F401
+from . import folder, oxford_pets, synthetic, toy  # noqa: F401
 from . import (caltech101, dtd, eurosat, fgvc_aircraft, food101, imagenet, imagenet_a, imagenet_r,  # noqa: F401
                imagenet_sketch, imagenetv2, oxford_flowers, stanford_cars, sun397, ucf101)
 from .base import CoOpDataset, DatasetNotFoundError, read_split, save_split, subsample_classes

@@ -301,6 +301,7 @@ class CoOpDataset(DatasetBase):
     sources: dict[str, str] = {}
     download_hint = "See docs/datasets.md (the CoOp DATASETS.md layout) for this dataset."
     published: dict[str, tuple[int, int]] = {}
+    generated_split_note = "it will differ from CoOp's published split; see docs/datasets.md"
 
     def __init__(self, cfg) -> None:
         root = resolve_root(cfg)
@@ -386,8 +387,8 @@ class CoOpDataset(DatasetBase):
             raise DatasetNotFoundError(
                 f"{type(self).__name__}: {split_name} not found in {self.dataset_dir}. {self.fix_for(split_name)} "
                 f"Without it a split is built from {source}, which is missing too: {self.fix_for(source)}")
-        print(f"{self.split_path} not found: building a split with the run's seed (it will differ from "
-              "CoOp's published split; see docs/datasets.md)")
+        print(f"{self.split_path} not found: building a split with the run's seed "
+              f"({type(self).generated_split_note})")
         lists = self.built_lists()
         self.save_built_split(lists)
         return lists

@@ -21,6 +21,7 @@ from metaprompt.runtime import DATASET_REGISTRY
 
 from . import base
 from .base import CoOpDataset, DatasetFileError, DatasetNotFoundError, TestOnlyDataset
+from .folder import Folder
 
 # CoOp's config file names -> registry names, in the order of CoOp's tables.
 DATASETS = {
@@ -53,6 +54,17 @@ class Report:
         return self
 
 
+def locate(name: str, root: str) -> tuple[type[CoOpDataset], CoOpDataset | None]:
+    """A benchmark dataset by name, else a folder of your own data under ``root`` (the scripts' rule)."""
+    try:
+        return resolve(name), None
+    except KeyError:
+        if os.path.isdir(os.path.join(root, name)):
+            return Folder, Folder.located(root, name)
+        raise KeyError(f"unknown dataset {name!r}: not one of {', '.join(DATASETS)}, and {root} has no folder "
+                       f"{name}/ of your own data") from None
+
+
 def resolve(name: str) -> type[CoOpDataset]:
     key = DATASETS.get(name.lower(), name)
     by_lower = {n.lower(): n for n in DATASET_REGISTRY.registered_names()}
@@ -66,9 +78,11 @@ def _count(items) -> tuple[int, int]:
     return len({d.label for d in items}), len(items)
 
 
-def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) -> Report:
-    ds = cls.at(root)
-    rep = Report(cls.__name__, f"{cls.dataset_dir}/")
+def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True,
+                  ds: CoOpDataset | None = None) -> Report:
+    """``ds``: an already located reader (a folder of your own data); else ``cls`` under ``root``."""
+    ds = ds or cls.at(root)
+    rep = Report(cls.__name__, f"{cls.dataset_dir or os.path.relpath(ds.dataset_dir, root)}/")
     missing = ds.first_missing(ds.required_paths())
     if missing == "":
         return rep.problem(MISSING, f"folder {ds.dataset_dir} not found", cls.download_hint)
@@ -98,8 +112,10 @@ def check_dataset(cls: type[CoOpDataset], root: str, check_images: bool = True) 
             return rep.problem(INCOMPLETE, f"cannot build a split: {e}", cls.download_hint)
         finally:
             random.setstate(state)
-        rep.problem(NOTE, f"{cls.split_name} not found: the first run builds a split with its seed; it will differ "
-                          "from CoOp's published split", fix)
+        if isinstance(ds, Folder):  # built_lists scanned (and opened) every image of the folder
+            rep.lines.append(f"{len(ds.names):,} classes, {sum(len(v) for v in built.values()):,} images (all readable)")
+        rep.problem(NOTE, f"{cls.split_name} not found: the first run builds a split with its seed; "
+                          f"{cls.generated_split_note}", fix if cls.published else "")
         _check_lists(rep, cls, built, check_images)
     else:
         _check_lists(rep, cls, lists, check_images)
@@ -161,21 +177,22 @@ def format_report(rep: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metaprompt.datasets.check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="the data root that holds the dataset folders (DATA)")
-    parser.add_argument("names", nargs="*", help=f"datasets to check (default: all): {' '.join(DATASETS)}")
+    parser.add_argument("names", nargs="*", help=f"datasets to check (default: all): {' '.join(DATASETS)}, or "
+                        "the name of a folder of your own data under --root")
     parser.add_argument("--no-images", action="store_true", help="skip checking that every listed image exists")
     args = parser.parse_args(argv)
     root = os.path.abspath(os.path.expanduser(args.root))
-    try:
-        classes = [resolve(n) for n in (args.names or list(DATASETS))]
-    except KeyError as e:
-        print(f"error: {e.args[0]}", file=sys.stderr)
-        return 2
     if not os.path.isdir(root):
         print(f"error: data root {root} is not a folder; pass the folder that holds the dataset folders.",
               file=sys.stderr)
         return 2
+    try:
+        readers = [locate(n, root) for n in (args.names or list(DATASETS))]
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
     print(f"Data root: {root}")
-    reports = [check_dataset(cls, root, check_images=not args.no_images) for cls in classes]
+    reports = [check_dataset(cls, root, check_images=not args.no_images, ds=ds) for cls, ds in readers]
     for rep in reports:
         print(format_report(rep))
     usable = sum(r.usable for r in reports)

@@ -71,19 +71,31 @@ require_data() {
   DATA="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data"
 }
 
-# check_datasets DATASET ...: every name has a dataset config (checked before hours of training).
-check_datasets() {
-  local d unknown=""
-  for d in "$@"; do [[ -f "$REPO/configs/datasets/$d.yaml" ]] || unknown+=" $d"; done
-  [[ -z "$unknown" ]] || die "unknown dataset(s):$unknown; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')"
+# is_own_folder DATASET: a name with no dataset config that names a folder under DATA is your own
+# data, read by the Folder reader (configs/datasets/folder.yaml; docs/datasets.md, "Your own data").
+is_own_folder() {
+  [[ ! -f "$REPO/configs/datasets/$1.yaml" && "$1" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ && -n "${DATA:-}" && -d "$DATA/$1" ]]
 }
 
-# resolve_common: sets DATA, CFG, DATASET_CFG, TRAINER_CFG for $TRAINER and $DATASET. The recipe
+# check_datasets DATASET ...: every name has a dataset config or is a folder under DATA (checked
+# before hours of training).
+check_datasets() {
+  local d unknown=""
+  for d in "$@"; do [[ -f "$REPO/configs/datasets/$d.yaml" ]] || is_own_folder "$d" || unknown+=" $d"; done
+  [[ -z "$unknown" ]] || die "unknown dataset(s):$unknown; available: $(ls "$REPO/configs/datasets" | sed 's/\.yaml$//' | tr '\n' ' ')or the name of a folder of your own data under DATA${DATA:+ ($DATA)}"
+}
+
+# resolve_common: sets DATA, CFG, DATASET_CFG, DATASET_OPTS, TRAINER_CFG for $TRAINER and $DATASET. The recipe
 # defaults by $CFG_DATASET when set (the dataset the evaluated model was trained on), else $DATASET.
 resolve_common() {
   require_data "$DATASET"
-  DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"
   check_datasets "$DATASET"
+  DATASET_CFG="$REPO/configs/datasets/$DATASET.yaml"
+  DATASET_OPTS=()
+  if is_own_folder "$DATASET"; then
+    DATASET_CFG="$REPO/configs/datasets/folder.yaml"
+    DATASET_OPTS=(DATASET.FOLDER.DIR "$DATASET")
+  fi
   [[ -d "$REPO/configs/trainers/$TRAINER" ]] || die "unknown trainer '$TRAINER' (set TRAINER=; the default is $DEFAULT_TRAINER); available: $(ls "$REPO/configs/trainers" | tr '\n' ' ')"
   CFG="${CFG:-$(default_cfg "$TRAINER" "${CFG_DATASET:-$DATASET}")}"
   TRAINER_CFG="$REPO/configs/trainers/$TRAINER/$CFG.yaml"
@@ -118,6 +130,7 @@ last_epoch() {
 same_config() {
   local dir=$1; shift
   [[ -e "$dir/run_config.json" ]] || finished "$dir" || return 1  # nothing to compare with
+  [[ " $* " != *" --load-epoch LAST "* ]] || return 1  # (dry run) its model is still to be trained
   local replace=() status=0
   [[ "${FORCE:-0}" == 1 && "${DRY_RUN:-0}" != 1 ]] && replace=(--replace)
   PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m metaprompt.cli.run_identity "${replace[@]}" "$@" || status=$?
@@ -126,12 +139,13 @@ same_config() {
 }
 
 # run_once WHAT DIR [train.py arguments ...]: run train.py into DIR unless DIR holds a finished run
-# of the same config. Uses DATA, SEED, TRAINER, DATASET_CFG, TRAINER_CFG. DRY_RUN=1 prints the
-# command instead.
+# of the same config. Uses DATA, SEED, TRAINER, DATASET_CFG, DATASET_OPTS, TRAINER_CFG. DRY_RUN=1
+# prints the command instead.
 run_once() {
   local what=$1 dir=$2; shift 2
   local args=(--root "$DATA" --seed "$SEED" --trainer "$TRAINER"
-    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@")
+    --dataset-config-file "$DATASET_CFG" --config-file "$TRAINER_CFG" --output-dir "$dir" "$@"
+    ${DATASET_OPTS[@]+"${DATASET_OPTS[@]}"})
   if same_config "$dir" "${args[@]}"; then
     echo "Skip $what: $dir holds a finished run of this config"
     return 0
@@ -154,13 +168,13 @@ eval_once() {
     run_once "$what" "$dir" --eval-only "$@"
     return
   fi
-  if ! finished "$model_dir"; then
-    # A dry run (the sweep launcher's probe) plans the evaluation after a training still to run.
-    [[ "${DRY_RUN:-0}" == 1 ]] || die "cannot evaluate: $model_dir holds no finished training run. ${TRAIN_HINT:-Train it first.}"
-    echo "Would run $what after its training ($model_dir): --output-dir $dir"
-    return 0
+  local epoch=LAST  # a dry run (the sweep's probe) may plan an evaluation after a training still to run
+  if finished "$model_dir"; then
+    epoch=$(last_epoch "$model_dir")
+  elif [[ "${DRY_RUN:-0}" != 1 ]]; then
+    die "cannot evaluate: $model_dir holds no finished training run. ${TRAIN_HINT:-Train it first.}"
   fi
-  run_once "$what" "$dir" --model-dir "$model_dir" --load-epoch "$(last_epoch "$model_dir")" --eval-only "$@"
+  run_once "$what" "$dir" --model-dir "$model_dir" --load-epoch "$epoch" --eval-only "$@"
 }
 
 # test_source_model SETTING DATASET SEED [KEY VALUE ...]: evaluate the model that xd_train.sh trained

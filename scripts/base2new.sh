@@ -5,7 +5,10 @@
 #   [TRAINER=ProMetaR] [CFG=recipe] [DATA=/datasets] [OUTPUT=output] [SHOTS=16] \
 #       bash scripts/base2new.sh DATASET SEED [KEY VALUE ...]
 #
-# = base2new_train.sh then base2new_test.sh. With DATASET=synthetic and no DATA it runs on the
+# = base2new_train.sh then base2new_test.sh. TRAINER=GRAM without TRAINER.GRAM.ARTEFACT first reuses or
+# meta-trains the recipe's artefact (scripts/_gram.sh: CORPUS=, else the toy/synthetic corpus of toy/
+# smoke recipes; META_SEED=1). DATASET may be a folder of your own data under DATA
+# (docs/datasets.md). With DATASET=synthetic and no DATA it runs on the
 # embedded dataset and a tiny CLIP on CPU: a smoke run of the pipeline, not a benchmark. Finished
 # runs of the same config are skipped, so a sweep can be re-run; a run of another config in the
 # same folder stops the script (FORCE=1 moves it aside and runs again).
@@ -19,6 +22,11 @@ SHOTS="${SHOTS:-16}"
 check_int SEED "$SEED"; check_int SHOTS "$SHOTS"; check_opts "$@"
 resolve_common
 export CFG DATA SHOTS TRAINER OUTPUT PYTHON
+if [[ "$TRAINER" == GRAM && " $* " != *" TRAINER.GRAM.ARTEFACT "* ]]; then  # GRAM in one command
+  source "$REPO/scripts/_gram.sh"
+  gram_artefact "$@"
+  [[ -z "$GRAM_ARTEFACT" ]] || set -- "$@" TRAINER.GRAM.ARTEFACT "$GRAM_ARTEFACT"
+fi
 
 bash "$REPO/scripts/base2new_train.sh" "$DATASET" "$SEED" "$@"
 bash "$REPO/scripts/base2new_test.sh" "$DATASET" "$SEED" "$@"

@@ -4,7 +4,8 @@
 #
 #   DATA=/datasets bash scripts/check_data.sh [DATASET ...] [--no-images]
 #
-# DATASET: config names (caltech101, oxford_pets, ...); all 15 when none are given.
+# DATASET: config names (caltech101, oxford_pets, ...) or folders of your own data under DATA
+# (docs/datasets.md, "Your own data"); all 15 benchmark datasets when none are given.
 # Exit status 0 when every checked dataset is usable, 1 otherwise, 2 on a usage error.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"

@@ -11,26 +11,14 @@
 # resumes. The last line printed is ARTEFACT=<path>, for TRAINER.GRAM.ARTEFACT downstream.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+source "$REPO/scripts/_gram.sh"
 
 CFG="${CFG:-smoke}"
 SEED="${SEED:-1}"
 TRAINER_CFG="$REPO/configs/trainers/GRAM/$CFG.yaml"
 [[ -f "$TRAINER_CFG" ]] || die "no config '$CFG' for GRAM; available: $(ls "$REPO/configs/trainers/GRAM" | sed 's/\.yaml$//' | tr '\n' ' ')"
 
-if [[ -z "${CORPUS:-}" ]]; then
-  CORPUS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/metaprompt/data/gram_synthetic_corpus_${CORPUS_PAIRS:-600}"
-  if [[ ! -f "$CORPUS_DIR/captions.csv" ]]; then
-    echo "Writing the synthetic GRAM corpus to $CORPUS_DIR"
-    "$PYTHON" -m metaprompt.meta.gram.synthetic_corpus "$CORPUS_DIR" --pairs "${CORPUS_PAIRS:-600}"
-  fi
-  CORPUS="$CORPUS_DIR/captions.csv"
-  CORPUS_NAME="synthetic${CORPUS_PAIRS:-600}"
-  echo "NOTE: meta-training on the embedded synthetic corpus: a smoke run of the pipeline, not a benchmark."
-else
-  [[ -e "$CORPUS" ]] || die "CORPUS=$CORPUS does not exist (a CSV/TSV of image_path,caption or a folder of .tar shards)"
-  CORPUS_NAME="$(basename "${CORPUS%/}")"
-  CORPUS_NAME="${CORPUS_NAME%.*}"
-fi
+if [[ -z "${CORPUS:-}" ]]; then use_synthetic_corpus; else use_given_corpus; fi
 
 OUT_DIR="$OUTPUT/gram_meta/$CORPUS_NAME/$CFG/seed$SEED"
 "$PYTHON" -m metaprompt.meta.gram.metatrain --corpus "$CORPUS" --config-file "$TRAINER_CFG" \

@@ -115,6 +115,25 @@ def test_identity_check_skips_only_a_finished_run_of_the_same_config(capsys, syn
     assert "OPTIM.LR: 0.01 -> 0.5" in capsys.readouterr().err
 
 
+def test_a_key_added_after_the_run_was_recorded_differs_only_off_its_default(capsys, synthetic_root,
+                                                                              reference_run, tmp_path):
+    """An upgrade that adds config keys keeps finished runs valid while the new keys sit at their
+    defaults; setting one does make a difference."""
+    import json
+
+    older = tmp_path / "older"
+    shutil.copytree(reference_run, older)
+    record = json.loads((older / "run_config.json").read_text())
+    added = [k for k in record["config"] if k.startswith("TRAINER.PROMETAR.")]
+    for key in added:  # as recorded by a version that did not know these keys
+        del record["config"][key]
+    del record["sha256"]
+    (older / "run_config.json").write_text(json.dumps(record))
+    assert run_identity_main(train_argv(synthetic_root, older)) == 0
+    assert run_identity_main(train_argv(synthetic_root, older, "TRAINER.PROMETAR.LR_RATIO", "0.5")) == 2
+    assert "TRAINER.PROMETAR.LR_RATIO: (absent) -> 0.5" in capsys.readouterr().err
+
+
 def test_sweep_scripts_skip_only_the_same_config(script_env, synthetic_root, reference_run, tmp_path):
     """run_once, as every sweep script calls it: the reference run's own command is skipped; with
     another override it stops with the differing key instead of reporting the old numbers."""

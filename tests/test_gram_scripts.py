@@ -11,6 +11,9 @@ import sys
 
 import pytest
 
+from metaprompt.meta.gram import load_artefact
+from metaprompt.meta.gram.artefact import artefact_fingerprint
+
 RECIPES = {"CoOp": "smoke", "VPT": "smoke_vpt", "IVLP": "smoke_ivlp", "MaPLe": "smoke_maple"}
 QUICK = ["TRAINER.GRAM.META.STEPS", "3", "TRAINER.GRAM.META.K1", "6", "TRAINER.GRAM.META.TASKS_PER_STEP", "1"]
 
@@ -51,13 +54,19 @@ def test_gram_meta_train_then_base2new_and_few_shot(repo, env, base):
                      os.path.join(repo, "configs/trainers/GRAM", f"{cfg}.yaml"), *QUICK]) == 0
         artefact = os.path.join(out, "artefact.pt")
 
-    b2n = run(repo, env, "base2new.sh", "synthetic", "1", "OPTIM.MAX_EPOCH", "1", "TRAINER.GRAM.ARTEFACT", artefact,
-              TRAINER="GRAM", CFG=cfg)
+    # CoOp: one command, no artefact named: base2new.sh finds the one above by its fingerprint.
+    named = QUICK if base == "CoOp" else ["TRAINER.GRAM.ARTEFACT", artefact]
+    b2n = run(repo, env, "base2new.sh", "synthetic", "1", "OPTIM.MAX_EPOCH", "1", *named, TRAINER="GRAM", CFG=cfg)
     assert b2n.returncode == 0, b2n.stderr[-3000:]
     m = re.search(r"Base: ([\d.]+)  New: ([\d.]+)  HM: ([\d.]+)", b2n.stdout)
     assert m, b2n.stdout[-2000:]
+    if base == "CoOp":
+        assert f"GRAM: reusing the finished artefact {artefact}" in b2n.stdout
+    fingerprint = artefact_fingerprint(load_artefact(artefact))
+    assert f"GRAM artefact: {artefact} (fingerprint {fingerprint})" in b2n.stdout  # the results summary
     log = open(os.path.join(env["OUTPUT"], "base2new/train_base/synthetic/shots_2/GRAM", cfg, "seed1/log.txt")).read()
     assert f"GRAM wraps {base}" in log and "Loaded the meta-learned prompt initialization" in log
+    assert f"GRAM artefact: {artefact} (fingerprint {fingerprint}, 3 meta-training steps" in log
     assert "GRAM: frozen gate regulator" in log
 
     # Few-shot run (all classes, 2 shots), in-process: what train.py does, without the log tee.

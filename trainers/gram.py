@@ -21,6 +21,7 @@ from metaprompt.config import config_extension
 from metaprompt.learners import PromptLearner
 from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, check_compatible, learner_config,
                                   load_artefact)
+from metaprompt.meta.gram.artefact import artefact_fingerprint
 from metaprompt.meta.gram.config import check_base
 from metaprompt.meta.gram.objective import task_embedding
 from metaprompt.meta.gram.regulator import Regulator
@@ -61,6 +62,8 @@ class GRAM(PromptTrainer):
         check_compatible(art, node.ARTEFACT, node.BASE, learner_config(self.cfg), self.cfg.MODEL.BACKBONE.NAME,
                          {n: p.shape for n, p in learner.prompts.items()})
         self.artefact = art
+        print(f"GRAM artefact: {node.ARTEFACT} (fingerprint {artefact_fingerprint(art)}, "
+              f"{art.meta.get('steps_done')} meta-training steps on {art.corpus.get('path')})")
         if node.USE_INIT:
             with torch.no_grad():
                 for name, p in learner.prompts.items():

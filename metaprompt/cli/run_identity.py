@@ -27,12 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from metaprompt.config import build_cfg
     from metaprompt.errors import UserInputError
-    from metaprompt.runtime.identity import check_run_folder, move_aside, run_identity
+    from metaprompt.runtime.identity import check_run_folder, flatten, move_aside, run_identity
 
     try:
         cfg = build_cfg(args.dataset_config_file, args.config_file, args.opts or [], args_to_overrides(args))
         identity = run_identity(cfg, args.model_dir if args.eval_only else "", args.load_epoch)
-        verdict = check_run_folder(cfg.OUTPUT_DIR, identity, finished_run(cfg.OUTPUT_DIR))
+        verdict = check_run_folder(cfg.OUTPUT_DIR, identity, finished_run(cfg.OUTPUT_DIR), flatten(build_cfg()))
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -129,7 +129,7 @@ def _main(argv: list[str] | None) -> int:
     from metaprompt.config import build_cfg
     from metaprompt.errors import UserInputError
     from metaprompt.runtime import BACKEND, DATASET_REGISTRY, TRAINER_REGISTRY
-    from metaprompt.runtime.identity import check_run_folder, run_identity, write_record
+    from metaprompt.runtime.identity import check_run_folder, flatten, run_identity, write_record
     from metaprompt.runtime.lock import OutputLock
     from metaprompt.runtime.builtin.utils import setup_logger  # same appending log.txt on both runtimes
 
@@ -146,7 +146,7 @@ def _main(argv: list[str] | None) -> int:
                             "Nothing was changed. Use another --output-dir, or delete that folder to run it again.")
         identity = run_identity(cfg, args.model_dir if args.eval_only else "", args.load_epoch)
         for folder in dict.fromkeys(d for d in (cfg.OUTPUT_DIR, cfg.RESUME) if d):
-            verdict = check_run_folder(folder, identity, finished=False)
+            verdict = check_run_folder(folder, identity, finished=False, defaults=flatten(build_cfg()))
             if verdict.action == "refuse":
                 raise UserInputError(f"{verdict.message} Nothing was changed. Use another --output-dir, or delete "
                                      "that folder to start over (the sweep scripts: FORCE=1 moves it aside).")

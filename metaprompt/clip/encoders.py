@@ -60,15 +60,18 @@ class PromptedImageEncoder(nn.Module):
         super().__init__()
         self.visual = clip_model.visual
         self.dtype = clip_model.dtype
-        if not hasattr(self.visual, "class_embedding"):
-            raise ValueError("Prompted image encoding needs a ViT CLIP backbone (ResNet backbones have no tokens)")
+        self.is_vit = hasattr(self.visual, "class_embedding")  # else a ModifiedResNet: no tokens to prompt
 
     @property
     def num_layers(self) -> int:
-        return len(self.visual.transformer.resblocks)
+        return len(self.visual.transformer.resblocks) if self.is_vit else 0
 
     def forward(self, images: torch.Tensor, shallow: torch.Tensor | None = None, deep: Deep = ()) -> torch.Tensor:
         v = self.visual
+        if not self.is_vit:
+            if shallow is not None or any(d is not None for d in deep):
+                raise ValueError("vision prompts need a ViT image encoder; this CLIP's is a ResNet")
+            return v(images.to(self.dtype))
         x = v.conv1(images.to(self.dtype))
         x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
         cls = v.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..clip.openai import CLIP
 from ..clip.encoders import PromptedImageEncoder, PromptedTextEncoder
+from ..errors import ConfigError
 from .base import Params, PromptLearner
 
 
@@ -21,6 +22,13 @@ class PromptedCLIP(nn.Module):
         self.token_embedding = clip_model.token_embedding
         self.logit_scale = clip_model.logit_scale
         self.prompt_learner = learner
+        visual = sorted({s.modality for s in learner.specs.values()} - {"text"})
+        if visual and not self.image_encoder.is_vit:
+            raise ConfigError(
+                f"{type(learner).__name__} puts {' and '.join(visual)} prompts into the image encoder's transformer "
+                f"layers, but this CLIP's image encoder is a ResNet ({type(clip_model.visual).__name__}), which has "
+                "no tokens to prompt: use a ViT backbone (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px), or CoOp "
+                "(text prompts only), which works on both.")
         self._text_cache: torch.Tensor | None = None  # set for one evaluation (cached_text_features)
         self._frozen_text: torch.Tensor | None = None  # text features when no prompt reaches the text
         self.set_classnames(classnames)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 _ACC = re.compile(r"^\* accuracy: ([0-9.]+)%", re.M)
 _EVAL_SPLIT = re.compile(r"^Evaluate on the \*(\w+)\* set", re.M)
 _BACKBONE = re.compile(r"^\s*NAME: (\S+)", re.M)
+_GRAM_ARTEFACT = re.compile(r"^GRAM artefact: (.+) \(fingerprint (\w+)", re.M)
 LOG_NAME = "log.txt"
 
 
@@ -30,6 +31,7 @@ class RunResult:
     accuracy: float | None  # None: the run has no test result (unfinished or crashed)
     backbone: str | None = None
     log: str | None = None  # the log the result came from (or the newest log when unfinished)
+    gram_artefact: str | None = None  # "PATH (fingerprint FP)": the GRAM artefact the run used
 
     @property
     def finished(self) -> bool:
@@ -69,6 +71,11 @@ def _backbone(text: str) -> str | None:
     return m.group(1).strip("'\"") if m else None
 
 
+def _gram_artefact(text: str) -> str | None:
+    found = _GRAM_ARTEFACT.findall(text)
+    return f"{found[-1][0]} (fingerprint {found[-1][1]})" if found else None
+
+
 def read_run(run_dir: str) -> RunResult:
     logs = run_logs(run_dir)
     if not logs:
@@ -79,9 +86,9 @@ def read_run(run_dir: str) -> RunResult:
             text = f.read()
         accuracy = parse_log(text)
         if newest is None:
-            newest = RunResult(run_dir, None, _backbone(text), log)
+            newest = RunResult(run_dir, None, _backbone(text), log, _gram_artefact(text))
         if accuracy is not None:
-            return RunResult(run_dir, accuracy, _backbone(text), log)
+            return RunResult(run_dir, accuracy, _backbone(text), log, _gram_artefact(text))
     return newest
 
 
@@ -112,6 +119,8 @@ def print_base2new(train_dir: str, test_dir: str) -> int:
             print(f"error: no test result in the logs of {run.path} (the run did not finish)", file=sys.stderr)
             return 1
     print(f"Base: {base.accuracy:.2f}  New: {new.accuracy:.2f}  HM: {harmonic_mean(base.accuracy, new.accuracy):.2f}")
+    if base.gram_artefact:
+        print(f"GRAM artefact: {base.gram_artefact}")
     note = backbone_note(base.backbone)
     if note:
         print(f"NOTE: {note}.")

@@ -245,6 +245,9 @@ class _Builder:
                 notes.append(note)
             elif bb != "ViT-B/16" and self.compare:
                 notes.append(f"backbone {bb}: the published numbers are for CLIP ViT-B/16")
+        artefacts = sorted({r.result.gram_artefact for r in runs if r.result.finished and r.result.gram_artefact})
+        if artefacts:  # which meta-training the GRAM numbers come from
+            notes.append(f"GRAM artefact{'s' if len(artefacts) > 1 else ''}: {'; '.join(artefacts)}")
         if self.compare and self.setting.name == "base2new":
             notes.append("published: the method papers' numbers (published_results.csv, ViT-B/16, 16 shots, "
                          "seeds 1-3); '—' where a number is not available")

@@ -113,23 +113,30 @@ class IdentityCheck:
         return shown + (f"; and {more} more (see {os.path.join(self.output_dir, CONFIG_RECORD)})" if more > 0 else "")
 
 
-def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def differences(recorded: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
+    """``KEY: recorded -> now`` for each key that differs. A key the record lacks is no difference
+    when it is at its default in ``defaults``: a key the project added after the run was recorded
+    (its default keeps the old behaviour), so upgrading does not invalidate every finished run."""
     missing = object()
+    defaults = defaults or {}
     out = []
     for key in sorted(set(recorded) | set(current)):
         old, new = recorded.get(key, missing), current.get(key, missing)
+        if old is missing and key in defaults and new == defaults[key]:
+            continue
         if old != new:
             fmt = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
             out.append(f"{key}: {fmt(old)} -> {fmt(new)}")
     return out
 
 
-def check_output_dir(output_dir: str, identity: dict[str, Any]) -> IdentityCheck:
-    """Compare ``identity`` with the config recorded in ``output_dir`` (the one identity check)."""
+def check_output_dir(output_dir: str, identity: dict[str, Any], defaults: dict[str, Any] | None = None) -> IdentityCheck:
+    """Compare ``identity`` with the config recorded in ``output_dir`` (the one identity check);
+    ``defaults``: the flattened default config (see :func:`differences`)."""
     record = read_record(output_dir)
     if record is None:
         return IdentityCheck(output_dir, None)
-    return IdentityCheck(output_dir, record, differences(record["config"], identity))
+    return IdentityCheck(output_dir, record, differences(record["config"], identity, defaults))
 
 
 def holds_checkpoints(output_dir: str) -> bool:
@@ -149,7 +156,8 @@ class FolderVerdict:
     message: str = ""  # for "refuse": what is wrong; for "skip": a note, if any
 
 
-def check_run_folder(output_dir: str, identity: dict[str, Any], finished: bool) -> FolderVerdict:
+def check_run_folder(output_dir: str, identity: dict[str, Any], finished: bool,
+                     defaults: dict[str, Any] | None = None) -> FolderVerdict:
     """THE identity check: what to do with ``output_dir`` for a run of ``identity``.
 
     ``finished``: whether the folder's logs report a test result (``results.logparse``). A
@@ -158,7 +166,7 @@ def check_run_folder(output_dir: str, identity: dict[str, Any], finished: bool) 
     from before configs were recorded is skipped with a note. The caller adds what to do about a
     refusal (``train.py``: another --output-dir; the scripts: FORCE=1).
     """
-    check = check_output_dir(output_dir, identity)
+    check = check_output_dir(output_dir, identity, defaults)
     if finished:
         if check.matches:
             return FolderVerdict("skip")

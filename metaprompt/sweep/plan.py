@@ -81,7 +81,7 @@ def expand(setting: str, *, datasets=None, seeds=(1, 2, 3), shots_list=None, sou
 
 
 _SKIP = re.compile(r"^Skip \w+: (.*) holds a finished run of this config$", re.M)
-_WOULD = re.compile(r"^Would run \w+[^:]*: (?:.* )?--output-dir (\S+)", re.M)
+_WOULD = re.compile(r"^Would run \w+: .* --output-dir (\S+).*$", re.M)
 
 
 # ---- THE FINISHED-RUN CHECK ----------------------------------------------------------------

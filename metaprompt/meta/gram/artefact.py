@@ -7,6 +7,8 @@ tensors, read with ``weights_only=True`` (loading never runs code).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import zipfile
@@ -64,6 +66,16 @@ class Artefact:
         return reg
 
 
+def identity_fingerprint(identity: Mapping) -> str:
+    """A short hash of a meta-training configuration's identity (wrapped learner and keys, backbone,
+    input, regulator, meta settings, seed, corpus fingerprint): equal fingerprints, same artefact."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def artefact_fingerprint(artefact: Artefact) -> str:
+    return identity_fingerprint(artefact.meta.get("identity", {}))
+
+
 def save_artefact(path: str, artefact: Artefact) -> None:
     bad = nonfinite_parts(artefact)
     if bad:  # meta-training stops before this; the guard keeps any caller from writing one
@@ -76,9 +88,9 @@ def save_artefact(path: str, artefact: Artefact) -> None:
 
 def load_artefact(path: str) -> Artefact:
     if not path:
-        raise ArtefactError("TRAINER.GRAM.ARTEFACT is empty: GRAM needs a meta-trained artefact. Meta-train one with "
-                            "scripts/gram_meta_train.sh (same trainer config), then pass TRAINER.GRAM.ARTEFACT "
-                            "<output>/artefact.pt. To run the wrapped method alone set TRAINER.GRAM.USE_INIT False "
+        raise ArtefactError("TRAINER.GRAM.ARTEFACT is empty: GRAM needs a meta-trained artefact. scripts/base2new.sh "
+                            "finds or meta-trains one itself; otherwise meta-train one with scripts/gram_meta_train.sh "
+                            "(same trainer config), then pass TRAINER.GRAM.ARTEFACT <output>/artefact.pt. To run the wrapped method alone set TRAINER.GRAM.USE_INIT False "
                             "and TRAINER.GRAM.USE_REGULATOR False.")
     if not os.path.isfile(path):
         raise ArtefactError(f"GRAM artefact {path} does not exist. Meta-train it with scripts/gram_meta_train.sh, "

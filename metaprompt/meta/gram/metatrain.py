@@ -30,7 +30,7 @@ from ...clip import load_clip
 from ...config import ConfigError
 from ...learners import PromptedCLIP
 from ..functional import double_backward_attention
-from .artefact import Artefact, load_artefact, nonfinite, save_artefact
+from .artefact import Artefact, identity_fingerprint, load_artefact, nonfinite, save_artefact
 from .clustering import build_hierarchy
 from .config import MetaSettings, build_learner, learner_config
 from .corpus import Corpus, image_transform, load_image, read_corpus
@@ -56,6 +56,17 @@ def short_name(caption: str, max_tokens: int) -> str:
     """A caption cut to ``max_tokens`` BPE tokens, so ``prompt + name`` fits CLIP's 77-token context."""
     tokens = _tokenizer().encode(caption)
     return caption if len(tokens) <= max_tokens else _tokenizer().decode(tokens[:max_tokens]).strip()
+
+
+def meta_identity(cfg, seed: int, corpus_fingerprint: str) -> dict:
+    """Everything a meta-training result depends on; a checkpoint or artefact must agree with it."""
+    meta = {k: v for k, v in vars(MetaSettings.from_cfg(cfg)).items() if k not in MetaSettings.OPERATIONAL}
+    return {"base": cfg.TRAINER.GRAM.BASE, "learner_config": learner_config(cfg),
+            "backbone": {"name": cfg.MODEL.BACKBONE.NAME, "path": cfg.MODEL.BACKBONE.PATH},
+            "input": {"size": list(cfg.INPUT.SIZE), "mean": list(cfg.INPUT.PIXEL_MEAN),
+                      "std": list(cfg.INPUT.PIXEL_STD), "interpolation": cfg.INPUT.INTERPOLATION},
+            "regulator": RegulatorConfig.from_node(cfg.TRAINER.GRAM.REGULATOR).to_dict(), "meta": meta,
+            "seed": seed, "corpus_fingerprint": corpus_fingerprint}
 
 
 class MetaTrainer:
@@ -120,14 +131,7 @@ class MetaTrainer:
 
     # -- identity: what a checkpoint or artefact must agree with --------------------------------
     def identity(self) -> dict:
-        cfg = self.cfg
-        meta = {k: v for k, v in vars(self.settings).items() if k not in MetaSettings.OPERATIONAL}
-        return {"base": self.base, "learner_config": self.learner_cfg,
-                "backbone": {"name": cfg.MODEL.BACKBONE.NAME, "path": cfg.MODEL.BACKBONE.PATH},
-                "input": {"size": list(cfg.INPUT.SIZE), "mean": list(cfg.INPUT.PIXEL_MEAN),
-                          "std": list(cfg.INPUT.PIXEL_STD), "interpolation": cfg.INPUT.INTERPOLATION},
-                "regulator": self.reg_config.to_dict(), "meta": meta, "seed": self.seed,
-                "corpus_fingerprint": self.fingerprint}
+        return meta_identity(self.cfg, self.seed, self.fingerprint)
 
     # -- one outer step ------------------------------------------------------------------------------
     def _inputs(self, indices: torch.Tensor) -> torch.Tensor:
@@ -294,7 +298,8 @@ class MetaTrainer:
             print(f"Stopped after step {self.step_done} of {s.steps}; run again with the same --output-dir to resume")
             return None
         save_artefact(self.artefact_path, self.artefact())
-        print(f"Wrote the GRAM artefact to {self.artefact_path}")
+        print(f"Wrote the GRAM artefact to {self.artefact_path} (fingerprint "
+              f"{identity_fingerprint(self.identity())})")
         return self.artefact_path
 
 
