@@ -140,10 +140,15 @@ class ProMetaR(PromptTrainer):
         with autocast(self.prec, self.device):
             teacher_images = method.image_teacher(images)
             losses = method.losses(images, labels, teacher_images=teacher_images)
+        reg = self.scaler.scale(losses.reg) if self.scaler is not None else losses.reg  # as g_ce will be
         scale = self.scaler.get_scale() if self.scaler is not None else 1.0
-        g_reg = method.regularizer_gradients(losses.reg * scale, method.prompts())
-        self._rewrite_grads = functools.partial(self._gate_prompt_grads, {n: g / scale for n, g in g_reg.items()})
-        self.backward_and_update(losses.ce, names=[MODEL_NAME])
+        g_reg = method.regularizer_gradients(reg, method.prompts())
+        g_reg = {n: g / scale for n, g in g_reg.items()}
+        if self.scaler is not None and not all(torch.isfinite(g).all() for g in g_reg.values()):
+            self._skip_scaled_step()  # the scaler checks only g_ce: an overflow in g_reg would reach the step
+        else:
+            self._rewrite_grads = functools.partial(self._gate_prompt_grads, g_reg)
+            self.backward_and_update(losses.ce, names=[MODEL_NAME])
         summary = {"loss": losses.ce.item(), "acc": compute_accuracy(losses.logits, labels),
                    "reg_text": losses.text_reg.item(), "reg_image": losses.image_reg.item(), **self._gamma_stats}
         # Step B: one-class-held-out episode; reaches the prompts and the gate.
@@ -162,6 +167,11 @@ class ProMetaR(PromptTrainer):
             # The release builds the gate's scheduler but never steps it (reference mode keeps that).
             self.update_lr([MODEL_NAME, GATE_NAME] if self.paper_mode else [MODEL_NAME])
         return summary
+
+    def _skip_scaled_step(self) -> None:
+        """What the gradient scaler does on an overflow: no step, and a lower scale."""
+        self.model_zero_grad([MODEL_NAME])
+        self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
 
     def modulate_gradients(self) -> None:
         rewrite, self._rewrite_grads = self._rewrite_grads, None
