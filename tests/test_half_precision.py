@@ -178,8 +178,13 @@ def test_prometar_skips_step_a_when_only_the_regularizer_gradient_overflows(cpu_
     # The scaler checks the gradient in .grad (g_ce); g_reg is taken separately and checked by the trainer.
     trainer = make_trainer("ProMetaR-paper-2nd", "amp", data_root, str(tmp_path))
     method = trainer.method
-    real = method.regularizer_gradients
-    method.regularizer_gradients = lambda reg, params, **kw: {n: g * float("inf") for n, g in real(reg, params).items()}
+    real = method.task_and_regularizer_gradients
+
+    def overflowing_g_reg(*args, **kwargs):
+        g_ce, g_reg = real(*args, **kwargs)
+        return g_ce, {n: g * float("inf") for n, g in g_reg.items()}
+
+    method.task_and_regularizer_gradients = overflowing_g_reg
     stepped = []
     trainer.backward_and_update = lambda loss, names=None: stepped.append(names)
     trainer.forward_backward(batches()[0])
