@@ -8,6 +8,7 @@ its scale. Each case runs a few steps from the same prompts as an fp32 run on th
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -174,22 +175,32 @@ def test_amp_scaler_skips_the_step_on_inf_gradients_and_lowers_its_scale(case, c
         assert torch.equal(trainer.gate.get_parameter(name), p), name
 
 
-def test_prometar_skips_step_a_when_only_the_regularizer_gradient_overflows(cpu_half, data_root, tmp_path):
+@pytest.mark.parametrize("batched", [False, True])
+def test_prometar_skips_step_a_when_only_the_regularizer_gradient_overflows(cpu_half, data_root, tmp_path, batched):
     # The scaler checks the gradient in .grad (g_ce); g_reg is taken separately and checked by the trainer.
     trainer = make_trainer("ProMetaR-paper-2nd", "amp", data_root, str(tmp_path))
     method = trainer.method
-    real = method.task_and_regularizer_gradients
+    method.settings = dataclasses.replace(method.settings, batched_backward=batched)
+    if batched:
+        real = method.task_and_regularizer_gradients
 
-    def overflowing_g_reg(*args, **kwargs):
-        g_ce, g_reg = real(*args, **kwargs)
-        return g_ce, {n: g * float("inf") for n, g in g_reg.items()}
+        def overflowing(*args, **kwargs):
+            g_ce, g_reg = real(*args, **kwargs)
+            return g_ce, inf_like(g_reg)
 
-    method.task_and_regularizer_gradients = overflowing_g_reg
+        method.task_and_regularizer_gradients = overflowing
+    else:
+        real_reg = method.regularizer_gradients
+        method.regularizer_gradients = lambda *a, **kw: inf_like(real_reg(*a, **kw))
     stepped = []
     trainer.backward_and_update = lambda loss, names=None: stepped.append(names)
     trainer.forward_backward(batches()[0])
     assert stepped == [["prompt_learner", "prometar_gate"]]  # Step A skipped, Step B ran
     assert trainer.scaler.get_scale() == 2.0 ** 15  # lowered once from 2 ** 16
+
+
+def inf_like(grads: dict) -> dict:
+    return {n: g * float("inf") for n, g in grads.items()}
 
 
 def test_cpu_half_switch(monkeypatch):

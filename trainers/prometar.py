@@ -150,7 +150,7 @@ class ProMetaR(PromptTrainer):
             teacher_images = method.image_teacher(images)
             losses = method.losses(images, labels, teacher_images=teacher_images)
         scale = self._loss_scale()  # g_reg is scaled as g_ce will be
-        if method.settings.batched_backward:  # both in one pass; the step's backward only writes g_ce
+        if method.settings.batched_backward:  # both in one pass (opt-in); the step's backward only writes g_ce
             g_ce, g_reg = method.task_and_regularizer_gradients(losses, method.prompts(), scale=scale)
             g_ce = {n: g / scale for n, g in g_ce.items()}
             step_loss, checked = gradient_carrier(method.prompts(), g_ce), [*g_ce.values()]

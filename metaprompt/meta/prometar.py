@@ -45,9 +45,10 @@ class ProMetaRSettings:
     first_order: bool = False  # FAST_ADAPTATION
     mixup_alpha: float = 0.5
     mixup_beta: float = 0.5
-    # g_ce and g_reg in one batched backward (False: two passes, the release's order; same values
-    # up to float rounding; kept so benchmarks/prometar_step.py can time both side by side)
-    batched_backward: bool = True
+    # g_ce and g_reg in one batched backward (vmap over the cotangents) instead of two passes (the
+    # release's order). Same values up to float rounding; off by default: on CPU at ViT-B/16 width
+    # it measured slower (docs/prometar.md, Cost). benchmarks/prometar_step.py times both.
+    batched_backward: bool = False
 
 
 @dataclass
