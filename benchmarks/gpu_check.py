@@ -9,9 +9,9 @@ Parts (each one a command of this project, its output copied into the report):
 1. toy base-to-new for ProMetaR and GRAM in fp16, amp and fp32 (``scripts/toy_table.sh``,
    toy_textures, seed 1, 2 epochs; ``--smoke``: 1 epoch and a 2-step GRAM meta-training);
 2. the step benchmark (``benchmarks/prometar_step.py``) at ViT-B/16 size and 224 px in fp16 and
-   amp: plain IVLP vs ProMetaR first and second order (two-pass and batched backward), seconds per
-   step and peak memory
-   (``--smoke``: the tiny CLIP at 32 px on CPU);
+   amp: plain IVLP vs ProMetaR first and second order (fp16 also with the batched backward), seconds per
+   step and peak memory, and in fp16 at 1,000 classes (``--smoke``: the tiny CLIP at 32 px on CPU,
+   fewer variants, 20 classes);
 3. evaluation at 1,000 classes (``benchmarks/eval_text_cache.py``, ViT-B/16 random weights,
    fp16; ``--smoke``: the tiny CLIP on CPU, fp32).
 
@@ -48,11 +48,19 @@ def parts(args) -> list[tuple[str, list[str], dict]]:
         out_parts.append((f"Toy base-to-new, ProMetaR and GRAM, PREC {prec}", cmd, env))
     bench = [py, os.path.join(REPO, "benchmarks", "prometar_step.py")]
     for prec in ("fp16", "amp") if "step" in args.parts else ():
-        size = (["--model", "tiny", "--size", "32", "--iters", "1", "--warmup", "0",
-                 "--variants", "plain", "prometar-1st", "prometar-2nd"] if smoke
-                else ["--model", "vitb16-width", "--size", "224", "--iters", "5", "--warmup", "2", "--device", "cuda"])
+        size = (["--model", "tiny", "--size", "32", "--iters", "1", "--warmup", "0", "--variants", "plain",
+                 *(["prometar-1st"] if prec == "fp16" else []), "prometar-2nd"] if smoke
+                else ["--model", "vitb16-width", "--size", "224", "--iters", "5", "--warmup", "2", "--device", "cuda"]
+                + ([] if prec == "fp16" else ["--variants", "plain", "prometar-1st", "prometar-2nd"]))
         out_parts.append((f"ProMetaR step cost, ViT-B/16 size, PREC {prec}", [*bench, *size, "--prec", prec,
                           "--attention", "default"], {}))
+    if "step" in args.parts:  # memory at ImageNet's label-set size (docs/prometar.md extrapolates it)
+        size = (["--model", "tiny", "--size", "32", "--iters", "1", "--warmup", "0", "--classes", "20"] if smoke
+                else ["--model", "vitb16-width", "--size", "224", "--iters", "2", "--warmup", "1", "--device", "cuda",
+                      "--classes", "1000"])
+        variants = ["prometar-2nd"] if smoke else ["plain", "prometar-1st", "prometar-2nd"]
+        out_parts.append((f"ProMetaR step at {'20 (smoke)' if smoke else '1,000'} classes, ViT-B/16 size, PREC fp16",
+                          [*bench, *size, "--prec", "fp16", "--attention", "default", "--variants", *variants], {}))
     evaluation = ([py, os.path.join(REPO, "benchmarks", "eval_text_cache.py"), "--classes", "1000"]
                   + (["--images", "20", "--batch-size", "10", "--repeats", "1"] if smoke
                      else ["--backbone", "vit-b16-random", "--device", "cuda", "--prec", "fp16"]))

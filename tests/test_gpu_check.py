@@ -21,7 +21,7 @@ def test_smoke_mode_runs_and_writes_the_report(repo, script_env):
         report = f.read()
     assert report.startswith("# GPU check (smoke, CPU)")
     for title in ("ProMetaR step cost, ViT-B/16 size, PREC fp16: ok", "PREC amp: ok",
-                  "Evaluation at 1,000 classes: ok"):
+                  "ProMetaR step at 20 (smoke) classes, ViT-B/16 size, PREC fp16: ok", "Evaluation at 1,000 classes: ok"):
         assert title in report, report
     assert ", cpu, fp16," in report and ", cpu, amp," in report and " ran as " not in report  # no fallback
     for variant in ("plain", "prometar-1st", "prometar-2nd"):
