@@ -92,6 +92,8 @@ def build_trainer(args, variant: str):
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     labels = torch.arange(args.batch) % args.classes  # every class present: ProMetaR always runs Step B
+    if args.step_a_only:
+        labels = torch.zeros(args.batch, dtype=torch.long)  # one class: ProMetaR skips Step B
     return trainer, {"img": images, "label": labels}
 
 
@@ -144,6 +146,8 @@ def main() -> None:
     p.add_argument("--prec", default="fp32", help="PREC of both trainers (fp32, fp16, amp, bf16)")
     p.add_argument("--attention", choices=("math", "default"), default="math")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--step-a-only", action="store_true",
+                   help="one class per batch, so ProMetaR skips Step B: times Step A alone")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--rounds", type=int, default=1,
                    help="run the variants this many times in turn and keep each one's median over rounds "
@@ -173,6 +177,7 @@ def main() -> None:
     mem = "CUDA max_memory_allocated" if args.device == "cuda" else "peak RSS (ru_maxrss)"
     print(f"model {args.model} ({args.size} px), base {args.base}, {args.classes} classes, batch {args.batch}, "
           f"{args.device}, {args.prec}, attention {args.attention}, threads {args.threads or 'default'}, "
+          + ("Step A only (one class per batch), " if args.step_a_only else "") +
           f"median of {args.iters} iterations" + (f", median over {args.rounds} rounds" if args.rounds > 1 else ""))
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs")
     plain = next((r for r in results if r["variant"] == "plain"), None)
