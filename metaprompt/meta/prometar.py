@@ -47,7 +47,7 @@ class ProMetaRSettings:
     mixup_beta: float = 0.5
     # g_ce and g_reg in one batched backward (vmap over the cotangents) instead of two passes (the
     # release's order). Same values up to float rounding; off by default: on CPU at ViT-B/16 width
-    # it measured slower (docs/prometar.md, Cost). benchmarks/prometar_step.py times both.
+    # it measured no faster (docs/prometar.md, Cost). benchmarks/prometar_step.py times both.
     batched_backward: bool = False
 
 
