@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from metaprompt.clip import load_clip
+from metaprompt.clip import half_weights, load_clip
 from metaprompt.learners import IVLPLearner, PromptedCLIP
 
 
@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
 def build(args: argparse.Namespace) -> PromptedCLIP:
     clip_model = load_clip(args.backbone)
     if args.prec == "fp16":
-        clip_model.half()
+        half_weights(clip_model)  # as the trainers: CLIP's own conversion, LayerNorm fp32
     depth = min(9, len(clip_model.transformer.resblocks), len(clip_model.visual.transformer.resblocks))
     # IVLP 4+4 (ProMetaR's base learner) so that both towers carry prompts.
     learner = IVLPLearner(clip_model.token_embedding, clip_model.visual.conv1.out_channels, depth_text=depth,

@@ -15,6 +15,7 @@ variant (the release's comparison); ``default`` lets each step use the fused ker
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -31,7 +32,9 @@ MODELS = {
     "vitb16-width": dict(embed_dim=512, vision_layers=12, vision_width=768, vision_patch_size=16,
                          transformer_width=512, transformer_heads=8, transformer_layers=12),
 }
-VARIANTS = ("plain", "prometar-1st", "prometar-2nd")
+# "-batched": g_ce and g_reg in one batched backward (ProMetaRSettings.batched_backward) instead of
+# the default two passes, timed side by side in one run.
+VARIANTS = ("plain", "prometar-1st", "prometar-2nd", "prometar-1st-batched", "prometar-2nd-batched")
 # Learner keys per base: the release's IVLP 4+4 depth 9 on the ViT-B/16-width model.
 LEARNER_OPTS = {
     "IVLP": ["TRAINER.{node}.N_CTX_VISION", 4, "TRAINER.{node}.N_CTX_TEXT", 4,
@@ -40,7 +43,10 @@ LEARNER_OPTS = {
     "VPT": ["TRAINER.VPT.N_CTX_VISION", 4, "TRAINER.VPT.PROMPT_DEPTH_VISION", "{depth}"],
     "MaPLe": ["TRAINER.MAPLE.N_CTX", 2, "TRAINER.MAPLE.PROMPT_DEPTH", "{depth}"],
 }
-CLASSNAMES = ["red circle", "green square", "blue triangle", "yellow circle", "purple square", "orange triangle"]
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white", "grey", "brown"]
+SHAPES = ["circle", "square", "triangle", "star", "cross", "ring", "heart", "arrow", "moon", "drop"]
+# 1,000 distinct class names: "red circle" ... "brown drop", then the same with " 1" ... " 9".
+CLASSNAMES = [f"{c} {s}{f' {k}' if k else ''}" for k in range(10) for s in SHAPES for c in COLOURS]
 
 
 def rss_bytes() -> int:
@@ -67,7 +73,9 @@ def build_trainer(args, variant: str):
             "USE_CUDA", str(args.device == "cuda"), "OUTPUT_DIR", "", *learner_opts,
             f"TRAINER.{'PROMETAR' if variant != 'plain' else _node(args.base)}.PREC", args.prec]
     if variant != "plain":
-        opts += ["TRAINER.PROMETAR.BASE", args.base, "TRAINER.PROMETAR.FAST_ADAPTATION", str(variant == "prometar-1st")]
+        opts += ["TRAINER.PROMETAR.BASE", args.base, "TRAINER.PROMETAR.FAST_ADAPTATION", str("-1st" in variant),
+                 # one teacher template: the teacher is computed once, outside the timed steps (60 x 1,000 is slow)
+                 "TRAINER.PROMETAR.TEACHER_TEMPLATES", "('a photo of a {}.',)"]
     cfg = build_cfg(opts=opts)
     cls = TRAINER_REGISTRY.get(trainer_name)
 
@@ -84,6 +92,8 @@ def build_trainer(args, variant: str):
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     labels = torch.arange(args.batch) % args.classes  # every class present: ProMetaR always runs Step B
+    if args.step_a_only:
+        labels = torch.zeros(args.batch, dtype=torch.long)  # one class: ProMetaR skips Step B
     return trainer, {"img": images, "label": labels}
 
 
@@ -100,7 +110,8 @@ def run_variant(args, variant: str) -> dict:
     torch.set_num_threads(args.threads) if args.threads else None
     trainer, batch = build_trainer(args, variant)
     if variant != "plain":
-        trainer.method  # the one-off text teacher is not part of a step
+        method = trainer.method  # the one-off text teacher is not part of a step
+        method.settings = dataclasses.replace(method.settings, batched_backward=variant.endswith("-batched"))
     attention = (lambda: sdpa_kernel(SDPBackend.MATH)) if args.attention == "math" else contextlib.nullcontext
     cuda = args.device == "cuda"
     baseline = torch.cuda.memory_allocated() if cuda else rss_bytes()
@@ -119,7 +130,7 @@ def run_variant(args, variant: str) -> dict:
             times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"variant": variant, "median_s": statistics.median(times), "min_s": min(times), "peak": peak,
-            "baseline": baseline}
+            "baseline": baseline, "prec": trainer.prec}
 
 
 def main() -> None:
@@ -135,6 +146,8 @@ def main() -> None:
     p.add_argument("--prec", default="fp32", help="PREC of both trainers (fp32, fp16, amp, bf16)")
     p.add_argument("--attention", choices=("math", "default"), default="math")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--step-a-only", action="store_true",
+                   help="one class per batch, so ProMetaR skips Step B: times Step A alone")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--rounds", type=int, default=1,
                    help="run the variants this many times in turn and keep each one's median over rounds "
@@ -156,20 +169,24 @@ def main() -> None:
                 sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
             runs[variant].append(json.loads(lines[-1][7:]))
     load_after = os.getloadavg()
+    ran_as = sorted({r["prec"] for rs in runs.values() for r in rs} - {args.prec})
+    if ran_as:  # e.g. fp16 on CPU without METAPROMPT_CPU_HALF=1
+        print(f"note: PREC {args.prec} ran as {', '.join(ran_as)} on this device")
     keys = ("median_s", "min_s", "peak", "baseline")
     results = [{"variant": v, **{k: statistics.median(r[k] for r in rs) for k in keys}} for v, rs in runs.items()]
     mem = "CUDA max_memory_allocated" if args.device == "cuda" else "peak RSS (ru_maxrss)"
     print(f"model {args.model} ({args.size} px), base {args.base}, {args.classes} classes, batch {args.batch}, "
           f"{args.device}, {args.prec}, attention {args.attention}, threads {args.threads or 'default'}, "
+          + ("Step A only (one class per batch), " if args.step_a_only else "") +
           f"median of {args.iters} iterations" + (f", median over {args.rounds} rounds" if args.rounds > 1 else ""))
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs")
     plain = next((r for r in results if r["variant"] == "plain"), None)
-    header = f"{'variant':<14}{'s/iter':>9}{'min s':>9}{'x plain':>9}   {mem:<26}{'x plain':>8}{'above build':>13}"
+    header = f"{'variant':<20}{'s/iter':>9}{'min s':>9}{'x plain':>9}   {mem:<26}{'x plain':>8}{'above build':>13}"
     print(header)
     for r in results:
         t_ratio = f"{r['median_s'] / plain['median_s']:.2f}" if plain else "-"
         m_ratio = f"{r['peak'] / plain['peak']:.2f}" if plain else "-"
-        print(f"{r['variant']:<14}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{t_ratio:>9}   "
+        print(f"{r['variant']:<20}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{t_ratio:>9}   "
               f"{r['peak'] / 2**20:>10.0f} MiB{'':<12}{m_ratio:>8}{(r['peak'] - r['baseline']) / 2**20:>9.0f} MiB")
 
 

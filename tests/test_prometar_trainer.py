@@ -213,3 +213,32 @@ def test_teacher_templates_can_be_given_and_must_hold_the_class_slot(data_root, 
     assert not torch.allclose(expected, release)
     with pytest.raises(ConfigError, match="one '{}' for the class name"):
         make_trainer(data_root, str(tmp_path / "bad"), "TRAINER.PROMETAR.TEACHER_TEMPLATES", "('a photo.',)")
+
+
+@pytest.mark.parametrize("mode", ["paper", "reference"])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_batched_backward_gives_the_two_pass_step(data_root, tmp_path, mode, first_order):
+    # One batched backward for g_ce and g_reg (Step A and the inner step) is the release's two
+    # passes up to float rounding: float64, two steps with Step A and Step B, prompts and gate.
+    import dataclasses
+
+    results = []
+    for batched in (True, False):
+        trainer = make_trainer(data_root, str(tmp_path / str(batched)), "TRAINER.PROMETAR.MODE", mode,
+                               "TRAINER.PROMETAR.FAST_ADAPTATION", str(first_order), "OPTIM.WARMUP_EPOCH", "0",
+                               "TRAINER.PROMETAR.TEACHER_TEMPLATES", "('a photo of a {}.',)")
+        double_precision(trainer.model)
+        trainer.model.text_encoder.dtype = trainer.model.image_encoder.dtype = torch.float64
+        trainer.gate.double()
+        method = trainer.method
+        method.settings = dataclasses.replace(method.settings, batched_backward=batched)
+        method.text_teacher = method.text_teacher.double()
+        torch.manual_seed(0)
+        for labels in ([0, 1, 2, 0], [1, 1, 2, 0]):
+            assert "loss_meta" in trainer.forward_backward(fixed_batch(labels, torch.float64))
+        results.append({**snapshot(trainer.model.prompt_learner), **snapshot(trainer.gate)})
+    batched, two_pass = results
+    start = snapshot(make_trainer(data_root, str(tmp_path / "init")).model.prompt_learner)
+    for name in batched:
+        torch.testing.assert_close(batched[name], two_pass[name], rtol=1e-9, atol=1e-12)
+    assert any(not torch.allclose(batched[n].float(), start[n]) for n in start)  # the prompts moved

@@ -15,7 +15,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from metaprompt.clip import PRECISIONS, autocast, load_clip, needs_grad_scaler, resolve_precision
+from metaprompt.clip import PRECISIONS, autocast, half_weights, load_clip, needs_grad_scaler, resolve_precision
 from metaprompt.errors import ConfigError
 from metaprompt.learners import PromptedCLIP, PromptLearner
 from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
@@ -74,7 +74,7 @@ class PromptTrainer(*_BASES):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone} expects "
                               f"({size}, {size}). Set INPUT.SIZE to match the backbone.")
         if self.prec == "fp16":
-            clip_model.half()
+            half_weights(clip_model)  # as the CoOp family (LayerNorm stays fp32)
         print(f"Building {type(self).__name__} prompt learner")
         learner = self.build_learner(clip_model, classnames).to(clip_model.dtype)
         self.model = PromptedCLIP(clip_model, learner, classnames)
@@ -97,7 +97,7 @@ class PromptTrainer(*_BASES):
         self.optim = build_optimizer(learner, cfg.OPTIM) if learner.prompts else None
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM) if learner.prompts else None
         self.register_model(MODEL_NAME, learner, self.optim, self.sched)
-        self.scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(self.prec, self.device) else None
+        self.scaler = torch.amp.GradScaler(self.device.type) if needs_grad_scaler(self.prec, self.device) else None
 
     def load_init_weights(self, path: str) -> None:
         from metaprompt.runtime.checkpoint import load_checkpoint, load_matching_state

@@ -71,6 +71,15 @@ def extend_cfg(cfg) -> None:
     cfg.OPTIM_VNET = cfg.OPTIM.clone()
 
 
+def gradient_carrier(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A zero-valued loss whose gradient w.r.t. ``params[n]`` is exactly ``grads[n]``: gradients
+    already computed go through the trainer's one optimizer path (scaler, hook, step) unchanged."""
+    dtype = functools.reduce(torch.promote_types, [p.dtype for p in params.values()], torch.float32)
+    terms = [(p.to(dtype) * grads[n].detach().to(dtype)).sum() for n, p in params.items()]
+    total = torch.stack(terms).sum()
+    return total - total.detach()
+
+
 @register_trainer
 class ProMetaR(PromptTrainer):
     CFG_NODE = "PROMETAR"
@@ -147,10 +156,21 @@ class ProMetaR(PromptTrainer):
         with autocast(self.prec, self.device):
             teacher_images = method.image_teacher(images)
             losses = method.losses(images, labels, teacher_images=teacher_images)
-        scale = self.scaler.get_scale() if self.scaler is not None else 1.0
-        g_reg = method.regularizer_gradients(losses.reg * scale, method.prompts())
-        self._rewrite_grads = functools.partial(self._gate_prompt_grads, {n: g / scale for n, g in g_reg.items()})
-        self.backward_and_update(losses.ce, names=[MODEL_NAME])
+        scale = self._loss_scale()  # g_reg is scaled as g_ce will be
+        if method.settings.batched_backward:  # both in one pass (opt-in); the step's backward only writes g_ce
+            g_ce, g_reg = method.task_and_regularizer_gradients(losses, method.prompts(), scale=scale)
+            g_ce = {n: g / scale for n, g in g_ce.items()}
+            step_loss, checked = gradient_carrier(method.prompts(), g_ce), [*g_ce.values()]
+        else:  # the release's order: g_reg first, then g_ce by the step's own backward
+            g_reg = method.regularizer_gradients(losses.reg * scale if scale != 1.0 else losses.reg, method.prompts())
+            step_loss, checked = losses.ce, []
+        g_reg = {n: g / scale for n, g in g_reg.items()}
+        checked += g_reg.values()
+        if self.scaler is not None and not all(torch.isfinite(g).all() for g in checked):
+            self._skip_scaled_step()  # the scaler checks only the gradient in .grad: an overflow in g_reg would pass
+        else:
+            self._rewrite_grads = functools.partial(self._gate_prompt_grads, g_reg)
+            self.backward_and_update(step_loss, names=[MODEL_NAME])
         summary = {"loss": losses.ce.item(), "acc": compute_accuracy(losses.logits, labels),
                    "reg_text": losses.text_reg.item(), "reg_image": losses.image_reg.item(), **self._gamma_stats}
         # Step B: one-class-held-out episode; reaches the prompts and the gate.
@@ -169,6 +189,18 @@ class ProMetaR(PromptTrainer):
             # The release builds the gate's scheduler but never steps it (reference mode keeps that).
             self.update_lr([MODEL_NAME, GATE_NAME] if self.paper_mode else [MODEL_NAME])
         return summary
+
+    def _loss_scale(self) -> float:
+        """The gradient scaler's factor (1.0 without a scaler); ``scale()`` creates it on first use."""
+        if self.scaler is None:
+            return 1.0
+        self.scaler.scale(torch.ones((), device=self.device))
+        return self.scaler.get_scale()
+
+    def _skip_scaled_step(self) -> None:
+        """What the gradient scaler does on an overflow: no step, and a lower scale."""
+        self.model_zero_grad([MODEL_NAME])
+        self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
 
     def modulate_gradients(self) -> None:
         rewrite, self._rewrite_grads = self._rewrite_grads, None

@@ -11,12 +11,14 @@ from .loading import (
     register_backbone,
     resolve_checkpoint,
 )
-from .precision import PRECISIONS, autocast, needs_grad_scaler, resolve_precision
+from .precision import (CPU_HALF_ENV, PRECISIONS, autocast, cpu_half_forced, half_weights, needs_grad_scaler,
+                        resolve_precision)
 from .tiny import build_tiny_clip, build_vit_b16_random, double_precision
 
 __all__ = [
-    "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder", "PromptedTextEncoder",
-    "autocast", "available_backbones", "build_tiny_clip", "build_vit_b16_random", "double_precision",
+    "CPU_HALF_ENV", "DEFAULT_CACHE", "MissingWeightsError", "PRECISIONS", "PromptedImageEncoder",
+    "PromptedTextEncoder", "autocast", "available_backbones", "build_tiny_clip", "build_vit_b16_random",
+    "cpu_half_forced", "double_precision", "half_weights",
     "is_builtin_backbone", "load_clip", "needs_grad_scaler", "register_backbone", "resolve_checkpoint",
     "resolve_precision", "WeightsFileError",
 ]

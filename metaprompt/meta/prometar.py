@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..learners.prompted_clip import PromptedCLIP
-from .functional import double_backward_attention, prompt_grads, sgd_step
+from .functional import batched_prompt_grads, double_backward_attention, prompt_grads, sgd_step
 from .gate import GradientGate
 from .regularizers import at_least_fp32, feature_l1, image_teacher
 
@@ -45,6 +45,10 @@ class ProMetaRSettings:
     first_order: bool = False  # FAST_ADAPTATION
     mixup_alpha: float = 0.5
     mixup_beta: float = 0.5
+    # g_ce and g_reg in one batched backward (vmap over the cotangents) instead of two passes (the
+    # release's order). Same values up to float rounding; off by default: on CPU at ViT-B/16 width
+    # it measured no faster (docs/prometar.md, Cost). benchmarks/prometar_step.py times both.
+    batched_backward: bool = False
 
 
 @dataclass
@@ -119,6 +123,17 @@ class ProMetaR:
             image_reg = zero
         return Losses(ce, text_reg, image_reg, logits)
 
+    def task_and_regularizer_gradients(self, losses: Losses, params: Mapping[str, torch.Tensor],
+                                       create_graph: bool = False, scale: float = 1.0) -> tuple[Tensors, Tensors]:
+        """``(g_ce, g_reg)`` of ``scale * loss`` (a gradient scaler's factor), in one batched backward
+        pass or in two (``settings.batched_backward``)."""
+        ce, reg = (losses.ce, losses.reg) if scale == 1.0 else (losses.ce * scale, losses.reg * scale)
+        if self.settings.batched_backward and reg.requires_grad:
+            g_ce, g_reg = batched_prompt_grads([ce, reg], params, create_graph)
+            return g_ce, g_reg
+        g_reg = self.regularizer_gradients(reg, params, create_graph=create_graph)
+        return prompt_grads(ce, params, create_graph=create_graph), g_reg
+
     def regularizer_gradients(self, reg: torch.Tensor, params: Mapping[str, torch.Tensor],
                               create_graph: bool = False) -> Tensors:
         """``d reg / d params`` keeping the forward graph (the task gradient is taken from it next)."""
@@ -132,8 +147,7 @@ class ProMetaR:
         """``theta' = theta - alpha * (g_ce + gamma * g_reg)`` on ``images`` (the support)."""
         second_order = not self.settings.first_order
         losses = self.losses(images, labels, params, teacher_images)
-        g_reg = self.regularizer_gradients(losses.reg, params, create_graph=second_order)
-        g_ce = prompt_grads(losses.ce, params, create_graph=second_order)
+        g_ce, g_reg = self.task_and_regularizer_gradients(losses, params, create_graph=second_order)
         if not second_order:  # first order: the gradients are constants; gamma still depends on the gate
             g_reg = {n: g.detach() for n, g in g_reg.items()}
             g_ce = {n: g.detach() for n, g in g_ce.items()}
