@@ -245,3 +245,21 @@ def test_project_errors_in_a_checkouts_main_are_one_line(plugin, monkeypatch, ca
     assert capsys.readouterr().err == "error: Unknown config key 'X' in opts.\n" and seen == []
     sys.excepthook(KeyError, KeyError("x"), None)  # anything else: the previous hook (a traceback)
     assert seen == [KeyError]
+
+
+def test_only_the_openai_module_imports_clip_by_name(repo):
+    """A checkout's clip/ folder shadows `import clip`: every other module takes CLIP from
+    metaprompt.clip.openai (a new `from clip.model import ...` broke the drop-in once)."""
+    import re
+
+    offenders = []
+    for top in ("metaprompt", "trainers", "datasets", "benchmarks"):
+        for folder, _, files in os.walk(os.path.join(repo, top)):
+            for name in files:
+                path = os.path.join(folder, name)
+                if not name.endswith(".py") or path.endswith(os.path.join("clip", "openai.py")):
+                    continue
+                text = open(path, encoding="utf-8").read()
+                if re.search(r"^\s*(from clip(\.\w+)* import|import clip\b)", text, re.M):
+                    offenders.append(os.path.relpath(path, repo))
+    assert offenders == []

@@ -9,7 +9,7 @@ gives those very files, executes them as a package under a private module name. 
 its own ``clip`` in ``sys.modules`` for its own trainers; nothing of the CLIP code is copied here.
 
 Everything in the project takes CLIP from this module (``clip``, ``CLIP``, ``build_model``,
-``LayerNorm``, ``SimpleTokenizer``).
+``convert_weights``, ``LayerNorm``, ``SimpleTokenizer``); a test keeps ``import clip`` out of the rest.
 """
 from __future__ import annotations
 
@@ -95,7 +95,9 @@ for _sub in ("model", "simple_tokenizer"):  # `clip/__init__` imports them throu
 CLIP = clip.model.CLIP
 LayerNorm = clip.model.LayerNorm
 build_model = clip.model.build_model
+convert_weights = clip.model.convert_weights
 SimpleTokenizer = clip.simple_tokenizer.SimpleTokenizer
 tokenize = clip.tokenize
 
-__all__ = ["CLIP", "ClipPackageError", "LayerNorm", "SimpleTokenizer", "build_model", "clip", "tokenize"]
+__all__ = ["CLIP", "ClipPackageError", "LayerNorm", "SimpleTokenizer", "build_model", "clip", "convert_weights",
+           "tokenize"]

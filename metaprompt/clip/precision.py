@@ -12,9 +12,9 @@ import os
 import warnings
 
 import torch
-from clip.model import convert_weights
 
 from ..errors import ConfigError
+from .openai import convert_weights
 
 PRECISIONS = ("fp16", "fp32", "amp", "bf16")
 CPU_HALF_ENV = "METAPROMPT_CPU_HALF"
