@@ -10,6 +10,31 @@ os.environ.setdefault("METAPROMPT_RUNTIME", "builtin")  # tests pin the built-in
 from runs import reference_run, synthetic_root  # noqa: E402,F401  (session fixtures, shared by all modules)
 
 
+# The toy CLIP's full pretraining (test_toy_clip_regeneration.py, about eight minutes on one core)
+# is started in the background when the session begins and awaited by that test near the end:
+# it is single-threaded, so it takes the second core while the rest of the suite runs.
+BACKGROUND: dict = {}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if any("test_toy_clip_regeneration.py" in item.nodeid for item in items) and "pretrain" not in BACKGROUND:
+        import subprocess
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="toy_clip_regen_")
+        logs = [open(os.path.join(folder, name), "w+") for name in ("stdout.txt", "stderr.txt")]  # no pipe to fill
+        BACKGROUND["pretrain"] = (os.path.join(folder, "toy_clip.pt"), logs, subprocess.Popen(
+            [sys.executable, "-m", "metaprompt.toyworld.pretrain", "--out", os.path.join(folder, "toy_clip.pt")],
+            stdout=logs[0], stderr=logs[1]))
+
+
+def pytest_unconfigure(config):
+    for _, _, proc in BACKGROUND.values():
+        if proc.poll() is None:  # the session ended before its test awaited it (e.g. -x)
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def repo() -> str:
     return REPO

@@ -63,17 +63,17 @@ def stamps_of(stamps, name):
 def test_slots_refill_at_once_follow_dependencies_and_list_failures(tmp_path):
     stamps, logs = tmp_path / "stamps", tmp_path / "logs"
     stamps.mkdir()
-    jobs = [fake("long", 1.5, stamps), fake("s1", 0.1, stamps), fake("s2", 0.1, stamps),
+    jobs = [fake("long", 3, stamps), fake("s1", 0.1, stamps), fake("s2", 0.1, stamps),
             fake("after_s1", 0.1, stamps, after=["s1"]), fake("bad", 0.1, stamps, status=3),
             fake("after_bad", 0.1, stamps, after=["bad"]), fake("after_after_bad", 0.1, stamps, after=["after_bad"])]
     ledger = Ledger(jobs, out=open(os.devnull, "w"))
     run_slots(ledger, dict(os.environ), str(tmp_path), ["0", "1"], str(logs), keep_going=True, poll=0.05)
 
-    long_start, long_end, _ = stamps_of(stamps, "long")
+    _, long_end, _ = stamps_of(stamps, "long")
     # No wave barrier: while "long" runs on one slot, the other slot runs every short job in turn.
     for name in ("s1", "s2", "after_s1", "bad"):
         start, end, device = stamps_of(stamps, name)
-        assert long_start <= start and end < long_end, name
+        assert end < long_end, name  # (which of two processes notes its start first is up to the OS)
         assert device == "1", name  # slot 0 is busy with "long" the whole time
     assert stamps_of(stamps, "long")[2] == "0"
     assert stamps_of(stamps, "after_s1")[0] >= stamps_of(stamps, "s1")[1]

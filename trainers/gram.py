@@ -97,7 +97,10 @@ class GRAM(PromptTrainer):
         prompts = self.model.prompt_learner.prompts
         grads = {n: prompts[n].grad for n in self.regulator.names if prompts[n].grad is not None}
         regulated = self.regulator({n: g.float() for n, g in grads.items()}, self._task)
-        require_finite(((f"the GRAM regulator's output for {n!r}", g) for n, g in regulated.items()),
+        # Only a non-finite output of finite gradients is the regulator's fault; non-finite gradients
+        # are the GradScaler's to skip under amp, and the post-step weight check catches them otherwise.
+        finite_in = {n for n, g in grads.items() if torch.isfinite(g).all()}
+        require_finite(((f"the GRAM regulator's output for {n!r}", g) for n, g in regulated.items() if n in finite_in),
                        f"{self.step_label()}, before the optimizer step",
                        f"a non-finite artefact ({self.node.ARTEFACT}) or a diverged gradient "
                        f"(OPTIM.LR={self.cfg.OPTIM.LR:g})", "Training stopped; nothing was saved for this epoch.")
