@@ -29,10 +29,15 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_unconfigure(config):
-    for _, _, proc in BACKGROUND.values():
+    import shutil
+
+    for path, logs, proc in BACKGROUND.values():
         if proc.poll() is None:  # the session ended before its test awaited it (e.g. -x)
             proc.kill()
             proc.wait()
+        for f in logs:
+            f.close()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 @pytest.fixture
