@@ -1,7 +1,10 @@
 """Without prompts, the prompted encoders are CLIP: exactly ``encode_image`` / ``encode_text``.
 
-Exact (``torch.equal``): the prompted encoders run CLIP's own modules in CLIP's order, so any
-difference is a bug, not rounding.
+Images exactly (``torch.equal``): the prompted image encoder runs CLIP's own modules in CLIP's
+order, so any difference is a bug. Text to fp32 rounding (:func:`assert_same_text`): the prompted
+text encoder stops at the last end-of-text token where CLIP runs all 77 positions; the causal mask
+makes that the same function, but matrix products of another length round differently (measured:
+1.2e-6 on features of size 2.3). A misplaced token moves features by orders of magnitude more.
 """
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ import torch
 from metaprompt.clip import PromptedImageEncoder, PromptedTextEncoder, build_tiny_clip
 from metaprompt.learners import (CoOpLearner, HandCraftedPrompts, IVLPLearner, MaPLeLearner, PromptedCLIP,
                                  VPTLearner)
+
+def assert_same_text(got: torch.Tensor, clip_features: torch.Tensor) -> None:
+    torch.testing.assert_close(got, clip_features, rtol=1e-5, atol=1e-5)
+
 
 CLASSNAMES = ["red circle", "blue_square", "green triangle", "a very long class name with many words"]
 
@@ -34,7 +41,7 @@ def hand_tokens(template: str = "a photo of a {}.") -> torch.Tensor:
 def test_encoders_without_prompts_are_clip(clip_model, images):
     tokens = hand_tokens()
     text = PromptedTextEncoder(clip_model)(clip_model.token_embedding(tokens), tokens.argmax(-1))
-    assert torch.equal(text, clip_model.encode_text(tokens))
+    assert_same_text(text, clip_model.encode_text(tokens))
     assert torch.equal(PromptedImageEncoder(clip_model)(images), clip_model.encode_image(images))
 
 
@@ -51,7 +58,7 @@ def test_prompt_depth_zero_is_clip_with_the_hand_prompt(clip_model, images, name
     learner = PROMPT_FREE[name](clip_model)
     assert len(learner.prompts) == 0
     model = PromptedCLIP(clip_model, learner, CLASSNAMES)
-    assert torch.equal(model.encode_text(), clip_model.encode_text(hand_tokens()))
+    assert_same_text(model.encode_text(), clip_model.encode_text(hand_tokens()))
     assert torch.equal(model.encode_image(images), clip_model.encode_image(images))
 
 
@@ -61,7 +68,7 @@ def test_text_tower_without_prompts_is_clip(clip_model, name):
     learner = (IVLPLearner(clip_model.token_embedding, 64, depth_text=0, depth_vision=2) if name != "VPT"
                else VPTLearner(clip_model.token_embedding, 64, depth_vision=2))
     model = PromptedCLIP(clip_model, learner, CLASSNAMES)
-    assert torch.equal(model.encode_text(), clip_model.encode_text(hand_tokens()))
+    assert_same_text(model.encode_text(), clip_model.encode_text(hand_tokens()))
 
 
 @torch.no_grad()
@@ -84,7 +91,7 @@ INIT_FROM_PHRASE = {  # context initialised from "a photo of a" and no deep prom
 @torch.no_grad()
 def test_context_initialised_from_the_phrase_reproduces_the_hand_prompt(clip_model, name):
     model = PromptedCLIP(clip_model, INIT_FROM_PHRASE[name](clip_model), CLASSNAMES)
-    assert torch.equal(model.encode_text(), clip_model.encode_text(hand_tokens()))
+    assert_same_text(model.encode_text(), clip_model.encode_text(hand_tokens()))
 
 
 @torch.no_grad()
@@ -119,4 +126,4 @@ def test_coop_class_token_positions_place_the_context_around_the_name(clip_model
                      else f"{' '.join(ctx_words[:2])} {c} {' '.join(ctx_words[2:])}.")
     # With the context set to the embeddings of "a photo of a", the learner must encode the texts above.
     got = model.encode_text({"text_ctx": ctx})
-    torch.testing.assert_close(got, clip_model.encode_text(clip.tokenize(texts)), rtol=0, atol=1e-6)
+    assert_same_text(got, clip_model.encode_text(clip.tokenize(texts)))

@@ -1,6 +1,6 @@
 """Where prompt tokens go, in both towers, for every learner: pinned against hand-built tensors.
 
-Forward pre-hooks capture the input of every residual block and forward hooks its output. At a
+Hooks on each residual block's submodules capture its input and output. At a
 prompted layer the prompt rows must equal the expected prompt tensor (deep prompts *replace* the
 previous layer's prompt tokens) and every other row must be what the previous block produced;
 past the prompt depth the whole input is the previous output. Prompts are passed as ``params``
@@ -39,13 +39,21 @@ LEARNERS = {
 
 
 class BlockRecorder:
-    """Inputs and outputs (LND) of every residual block of a transformer."""
+    """Inputs and outputs (LND) of every residual block of a transformer.
+
+    Recorded from the block's own submodules (``ln_1``'s input is the block's input; its output is
+    ``ln_2``'s input plus ``mlp``'s output), so a block run step by step, as the text encoder runs
+    it on a sequence shorter than CLIP's mask, is recorded like one called whole.
+    """
 
     def __init__(self, blocks) -> None:
-        self.inputs, self.outputs, self._handles = [], [], []
+        self.inputs, self.outputs, self._handles, self._mid = [], [], [], []
         for block in blocks:
-            self._handles.append(block.register_forward_pre_hook(lambda mod, args: self.inputs.append(args[0].detach())))
-            self._handles.append(block.register_forward_hook(lambda mod, args, out: self.outputs.append(out.detach())))
+            self._handles += [
+                block.ln_1.register_forward_pre_hook(lambda mod, args: self.inputs.append(args[0].detach())),
+                block.ln_2.register_forward_pre_hook(lambda mod, args: self._mid.append(args[0].detach())),
+                block.mlp.register_forward_hook(lambda mod, args, out: self.outputs.append(self._mid[-1] + out.detach())),
+            ]
 
     def remove(self) -> None:
         for h in self._handles:
@@ -110,6 +118,7 @@ def test_text_prompts_go_after_sos_and_deep_prompts_replace_them(clip_model, nam
     if n:
         emb[:, 1:1 + n] = prompts[0]
     expected0 = (emb + clip_model.positional_embedding).permute(1, 0, 2)
+    expected0 = expected0[: int(tokens.argmax(-1).max()) + 1]  # the encoder stops at the last EOT
     torch.testing.assert_close(rec.inputs[0], expected0, rtol=0, atol=1e-6)
 
     for i in range(1, LAYERS):

@@ -29,6 +29,17 @@ def _replace_rows(x: torch.Tensor, start: int, prompt: torch.Tensor) -> torch.Te
     return torch.cat([x[:start], p, x[start + n:]], dim=0)
 
 
+def _causal_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """CLIP's text block on a sequence shorter than its mask: the mask's leading square is the
+    causal mask of that length (OpenAI's block would apply its full 77 x 77 mask)."""
+    mask = block.attn_mask
+    if mask is not None:
+        mask = mask[: x.shape[0], : x.shape[0]].to(dtype=x.dtype, device=x.device)
+    h = block.ln_1(x)
+    x = x + block.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
+    return x + block.mlp(block.ln_2(x))
+
+
 class PromptedTextEncoder(nn.Module):
     def __init__(self, clip_model: CLIP) -> None:
         super().__init__()
@@ -44,13 +55,19 @@ class PromptedTextEncoder(nn.Module):
 
     def forward(self, embeddings: torch.Tensor, eot_index: torch.Tensor, deep: Deep = (),
                 deep_start: int = 1) -> torch.Tensor:
-        """``embeddings``: ``(N, L, D)`` token embeddings; returns ``(N, embed_dim)`` features."""
-        x = embeddings.to(self.dtype) + self.positional_embedding[: embeddings.shape[1]].to(self.dtype)
+        """``embeddings``: ``(N, L, D)`` token embeddings; returns ``(N, embed_dim)`` features.
+
+        Only the positions up to the last end-of-text token are encoded: under the causal mask no
+        position attends to a later one, so the padding after it cannot change any feature that is
+        read out, and a 77-token context usually holds under 20 real tokens.
+        """
+        length = int(eot_index.max()) + 1
+        x = embeddings[:, :length].to(self.dtype) + self.positional_embedding[:length].to(self.dtype)
         x = x.permute(1, 0, 2)
         for i, block in enumerate(self.blocks):
             if 0 < i < len(deep) and deep[i] is not None:
                 x = _replace_rows(x, deep_start, deep[i])
-            x = block(x)
+            x = _causal_block(block, x)
         x = self.ln_final(x.permute(1, 0, 2)).to(self.dtype)
         return x[torch.arange(x.shape[0], device=x.device), eot_index] @ self.text_projection
 
