@@ -34,7 +34,9 @@ MODELS = {
 }
 # "-batched": g_ce and g_reg in one batched backward (ProMetaRSettings.batched_backward) instead of
 # the default two passes, timed side by side in one run.
-VARIANTS = ("plain", "prometar-1st", "prometar-2nd", "prometar-1st-batched", "prometar-2nd-batched")
+# "-77": the text tower runs all 77 positions (as before it stopped at the last end-of-text token).
+VARIANTS = ("plain", "prometar-1st", "prometar-2nd", "prometar-1st-batched", "prometar-2nd-batched",
+            "plain-77", "prometar-1st-77", "prometar-2nd-77")
 # Learner keys per base: the release's IVLP 4+4 depth 9 on the ViT-B/16-width model.
 LEARNER_OPTS = {
     "IVLP": ["TRAINER.{node}.N_CTX_VISION", 4, "TRAINER.{node}.N_CTX_TEXT", 4,
@@ -64,15 +66,16 @@ def build_trainer(args, variant: str):
 
     backbone = f"bench-{args.model}-{args.size}"
     register_backbone(backbone)(lambda: build_tiny_clip(image_resolution=args.size, **MODELS[args.model]))
-    trainer_name = args.base if variant == "plain" else "ProMetaR"
-    node = "PROMETAR" if variant != "plain" else "IVLP"
+    plain = variant.startswith("plain")
+    trainer_name = args.base if plain else "ProMetaR"
+    node = "IVLP" if plain else "PROMETAR"
     depth = 9 if args.model == "vitb16-width" else 3
     learner_opts = [str(v).format(node=node, depth=depth) for v in LEARNER_OPTS[args.base]]
     opts = ["TRAINER.NAME", trainer_name, "MODEL.BACKBONE.NAME", backbone, "INPUT.SIZE", f"({args.size}, {args.size})",
             "OPTIM.NAME", "sgd", "OPTIM.LR", "0.0025", "OPTIM_VNET.NAME", "sgd", "OPTIM_VNET.LR", "0.00025",
             "USE_CUDA", str(args.device == "cuda"), "OUTPUT_DIR", "", *learner_opts,
-            f"TRAINER.{'PROMETAR' if variant != 'plain' else _node(args.base)}.PREC", args.prec]
-    if variant != "plain":
+            f"TRAINER.{_node(args.base) if plain else 'PROMETAR'}.PREC", args.prec]
+    if not plain:
         opts += ["TRAINER.PROMETAR.BASE", args.base, "TRAINER.PROMETAR.FAST_ADAPTATION", str("-1st" in variant),
                  # one teacher template: the teacher is computed once, outside the timed steps (60 x 1,000 is slow)
                  "TRAINER.PROMETAR.TEACHER_TEMPLATES", "('a photo of a {}.',)"]
@@ -109,7 +112,8 @@ def run_variant(args, variant: str) -> dict:
 
     torch.set_num_threads(args.threads) if args.threads else None
     trainer, batch = build_trainer(args, variant)
-    if variant != "plain":
+    trainer.model.text_encoder.stop_at_eot = not variant.endswith("-77")
+    if not variant.startswith("plain"):
         method = trainer.method  # the one-off text teacher is not part of a step
         method.settings = dataclasses.replace(method.settings, batched_backward=variant.endswith("-batched"))
     attention = (lambda: sdpa_kernel(SDPBackend.MATH)) if args.attention == "math" else contextlib.nullcontext
@@ -180,14 +184,23 @@ def main() -> None:
           + ("Step A only (one class per batch), " if args.step_a_only else "") +
           f"median of {args.iters} iterations" + (f", median over {args.rounds} rounds" if args.rounds > 1 else ""))
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs")
-    plain = next((r for r in results if r["variant"] == "plain"), None)
-    header = f"{'variant':<20}{'s/iter':>9}{'min s':>9}{'x plain':>9}   {mem:<26}{'x plain':>8}{'above build':>13}"
+    by_name = {r["variant"]: r for r in results}
+    # "x plain": against the plain step with the same text tower (a "-77" variant against plain-77).
+    header = f"{'variant':<22}{'s/iter':>9}{'min s':>9}{'x plain':>9}   {mem:<26}{'x plain':>8}{'above build':>13}"
     print(header)
     for r in results:
+        plain = by_name.get("plain-77" if r["variant"].endswith("-77") else "plain")
         t_ratio = f"{r['median_s'] / plain['median_s']:.2f}" if plain else "-"
         m_ratio = f"{r['peak'] / plain['peak']:.2f}" if plain else "-"
-        print(f"{r['variant']:<20}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{t_ratio:>9}   "
+        print(f"{r['variant']:<22}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{t_ratio:>9}   "
               f"{r['peak'] / 2**20:>10.0f} MiB{'':<12}{m_ratio:>8}{(r['peak'] - r['baseline']) / 2**20:>9.0f} MiB")
+    before = [(v, by_name[v + "-77"]) for v in by_name if v + "-77" in by_name]
+    if before:
+        print("after / before (the text tower stopping at the last end-of-text token / all 77 positions):")
+        for v, old in before:
+            new = by_name[v]
+            print(f"  {v:<20} time {new['median_s'] / old['median_s']:.2f}x, peak memory {new['peak'] / old['peak']:.2f}x, "
+                  f"above build {(new['peak'] - new['baseline']) / max(old['peak'] - old['baseline'], 1):.2f}x")
 
 
 def _drop_variants(argv: list[str]) -> list[str]:

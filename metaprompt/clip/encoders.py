@@ -41,6 +41,10 @@ def _causal_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class PromptedTextEncoder(nn.Module):
+    # False runs all 77 positions as CLIP does: same features up to fp32 rounding, for benchmarks
+    # that show the cost of the padding side by side.
+    stop_at_eot = True
+
     def __init__(self, clip_model: CLIP) -> None:
         super().__init__()
         self.blocks = clip_model.transformer.resblocks
@@ -61,7 +65,7 @@ class PromptedTextEncoder(nn.Module):
         position attends to a later one, so the padding after it cannot change any feature that is
         read out, and a 77-token context usually holds under 20 real tokens.
         """
-        length = int(eot_index.max()) + 1
+        length = int(eot_index.max()) + 1 if self.stop_at_eot else embeddings.shape[1]
         x = embeddings[:, :length].to(self.dtype) + self.positional_embedding[:length].to(self.dtype)
         x = x.permute(1, 0, 2)
         for i, block in enumerate(self.blocks):
