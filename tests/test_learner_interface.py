@@ -7,7 +7,7 @@ import torch
 from torch.func import functional_call, grad
 
 from metaprompt.clip import build_tiny_clip
-from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner
+from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner, learner_names
 
 CLASSNAMES = ["red circle", "blue square", "green triangle"]
 
@@ -34,6 +34,10 @@ EXPECTED_SPECS = {  # name -> (modality, layer)
     "MaPLe": {"text_ctx": ("text", 0), "text_deep_1": ("text", 1), "text_deep_2": ("text", 2),
               **{f"coupling_{i}_{k}": ("coupling", i) for i in range(3) for k in ("weight", "bias")}},
 }
+
+
+def test_every_registered_learner_with_prompts_has_a_row():
+    assert set(learner_names()) - {"ZeroshotCLIP"} <= set(LEARNERS)
 
 
 def model_and_params(clip_model, name, seed=3):

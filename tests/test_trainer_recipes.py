@@ -10,6 +10,7 @@ import pytest
 
 import metaprompt  # noqa: F401  (registers the trainer config nodes)
 from metaprompt.config import build_cfg
+from metaprompt.learners import learner_names
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = sorted(glob.glob(os.path.join(REPO, "configs/trainers/*/*.yaml")))
@@ -48,9 +49,9 @@ def test_published_recipes_hold_the_published_values(recipe):
         assert node == value, key
 
 
-@pytest.mark.parametrize("trainer,dataset", [("CoOp", "oxford_pets"), ("CoOp", "imagenet"), ("IVLP", "oxford_pets"),
-                                             ("MaPLe", "oxford_pets"), ("VPT", "oxford_pets"),
-                                             ("ZeroshotCLIP", "oxford_pets"), ("IVLP", "synthetic")])
+@pytest.mark.parametrize("trainer,dataset", [("CoOp", "imagenet"), ("IVLP", "synthetic"), ("ProMetaR", "oxford_pets"),
+                                             ("GRAM", "oxford_pets")]
+                         + [(name, "oxford_pets") for name in learner_names()])
 def test_default_recipe_of_each_trainer_exists(trainer, dataset):
     script = f'source "{REPO}/scripts/_common.sh"; default_cfg {trainer} {dataset}'
     name = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.strip()
