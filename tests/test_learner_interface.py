@@ -8,6 +8,7 @@ from torch.func import functional_call, grad
 
 from metaprompt.clip import build_tiny_clip
 from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner, learner_names
+from metaprompt.learners.kgcoop import KgCoOpLearner
 
 CLASSNAMES = ["red circle", "blue square", "green triangle"]
 
@@ -19,6 +20,7 @@ def clip_model():
 
 LEARNERS = {
     "CoOp": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4),
+    "KgCoOp": lambda m: KgCoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4),
     "CoOp-CSC": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4, csc=True),
     "VPT": lambda m: VPTLearner(m.token_embedding, 64, n_ctx_vision=2, depth_vision=3),
     "IVLP": lambda m: IVLPLearner(m.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=2),
@@ -28,6 +30,7 @@ LEARNERS = {
 EXPECTED_SPECS = {  # name -> (modality, layer)
     "CoOp": {"text_ctx": ("text", 0)},
     "CoOp-CSC": {"text_ctx": ("text", 0)},
+    "KgCoOp": {"text_ctx": ("text", 0)},
     "VPT": {"vision_ctx": ("vision", 0), "vision_deep_1": ("vision", 1), "vision_deep_2": ("vision", 2)},
     "IVLP": {"text_ctx": ("text", 0), "text_deep_1": ("text", 1), "text_deep_2": ("text", 2),
              "vision_ctx": ("vision", 0), "vision_deep_1": ("vision", 1)},

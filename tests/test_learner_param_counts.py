@@ -12,6 +12,7 @@ from clip.model import CLIP
 from metaprompt.clip.tiny import VIT_B16
 from metaprompt.learners import (CoOpLearner, HandCraftedPrompts, IVLPLearner, MaPLeLearner, PromptedCLIP,
                                  VPTLearner)
+from metaprompt.learners.kgcoop import KgCoOpLearner
 
 REAL_SIZES = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
                   context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
@@ -69,3 +70,11 @@ def test_only_the_learner_is_trainable_once_clip_is_frozen(vit_b16):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 46_080
     for p in vit_b16.parameters():  # leave the shared fixture as built
         p.requires_grad_(True)
+
+
+def test_kgcoop_trains_coops_4_context_vectors(vit_b16):
+    """The KgCoOp release trains only CoOp's context (4 x 512 for "a photo of a"); the hand-crafted
+    text knowledge is a constant."""
+    learner = KgCoOpLearner(vit_b16.token_embedding, 50, n_ctx=4, ctx_init="a photo of a")
+    assert count(learner) == 4 * 512 == 2_048 and list(learner.prompts) == ["text_ctx"]
+    assert sum(p.numel() for p in learner.parameters()) == 2_048

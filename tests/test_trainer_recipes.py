@@ -35,6 +35,9 @@ PUBLISHED = {  # recipe -> values from the release named in its header comment
     "CoOp/vit_b16_ctxv1": {"OPTIM.LR": 0.002, "OPTIM.MAX_EPOCH": 200, "DATALOADER.TRAIN_X.BATCH_SIZE": 32,
                           "TRAINER.COOP.CTX_INIT": "a photo of a"},
     "ZeroshotCLIP/vit_b16": {"TRAINER.ZSCLIP.TEMPLATE": "a photo of a {}."},
+    "KgCoOp/vit_b16_ep100_ctxv1": {"OPTIM.LR": 0.002, "OPTIM.MAX_EPOCH": 100, "DATALOADER.TRAIN_X.BATCH_SIZE": 128,
+                                   "TRAINER.KGCOOP.N_CTX": 4, "TRAINER.KGCOOP.CTX_INIT": "a photo of a",
+                                   "TRAINER.KGCOOP.W": 8.0},
 }
 
 

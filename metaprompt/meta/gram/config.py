@@ -79,9 +79,10 @@ def learner_config(cfg: CN) -> dict:
 def build_learner(cfg: CN, token_embedding, vision_width: int, n_cls: int) -> PromptLearner:
     base = check_base(cfg)
     node = cfg.TRAINER[BASE_NODES[base]]
-    if base == "CoOp" and node.CSC:
-        raise ConfigError("GRAM cannot wrap CoOp with class-specific contexts (TRAINER.COOP.CSC True): a meta-learned "
-                          "initialization must not depend on the label set. Set TRAINER.COOP.CSC False.")
+    if node.get("CSC", False):  # CoOp and KgCoOp
+        raise ConfigError(f"GRAM cannot wrap {base} with class-specific contexts (TRAINER.{BASE_NODES[base]}.CSC True): "
+                          "a meta-learned initialization must not depend on the label set. Set "
+                          f"TRAINER.{BASE_NODES[base]}.CSC False.")
     return LEARNERS[base].from_cfg(node, token_embedding, vision_width, n_cls, dataset_name=cfg.DATASET.NAME)
 
 
