@@ -54,6 +54,9 @@ def test_unknown_learner_is_one_error_listing_the_known_ones():
     with pytest.raises(ConfigError, match=r"TRAINER.PROMETAR.BASE='ZeroshotCLIP' cannot be wrapped: zero-shot CLIP "
                                           r"has no prompt tensor"):
         get_meta_base("ZeroshotCLIP", "TRAINER.PROMETAR.BASE")
+    with pytest.raises(ConfigError, match=r"TRAINER.PROMETAR.BASE='CoCoOp' cannot be wrapped: its class texts "
+                                          r"depend on each image"):
+        get_meta_base("CoCoOp", "TRAINER.PROMETAR.BASE")
 
 
 def test_meta_bases_results_order_and_trainers_read_the_registry():
@@ -62,9 +65,57 @@ def test_meta_bases_results_order_and_trainers_read_the_registry():
     from metaprompt.trainers.prometar import BASES
 
     bases = learner_names(meta_base=True)
-    assert set(BASES) == set(BASE_NODES) == set(bases) and "ZeroshotCLIP" not in bases
+    assert set(BASES) == set(BASE_NODES) == set(bases) and "ZeroshotCLIP" not in bases and "CoCoOp" not in bases
     assert METHOD_ORDER == (*learner_names(), "ProMetaR", "GRAM")
     assert set(learner_names()) <= set(TRAINER_REGISTRY._obj_map)
+
+
+# The CoOp release's configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml, verbatim.
+COCOOP_UPSTREAM = """DATALOADER:
+  TRAIN_X:
+    BATCH_SIZE: 1
+  TEST:
+    BATCH_SIZE: 100
+  NUM_WORKERS: 8
+
+INPUT:
+  SIZE: (224, 224)
+  INTERPOLATION: "bicubic"
+  PIXEL_MEAN: [0.48145466, 0.4578275, 0.40821073]
+  PIXEL_STD: [0.26862954, 0.26130258, 0.27577711]
+  TRANSFORMS: ["random_resized_crop", "random_flip", "normalize"]
+
+OPTIM:
+  NAME: "sgd"
+  LR: 0.002
+  MAX_EPOCH: 10
+  LR_SCHEDULER: "cosine"
+  WARMUP_EPOCH: 1
+  WARMUP_TYPE: "constant"
+  WARMUP_CONS_LR: 1e-5
+
+TRAIN:
+  PRINT_FREQ: 20
+
+MODEL:
+  BACKBONE:
+    NAME: "ViT-B/16"
+
+TRAINER:
+  COCOOP:
+    N_CTX: 4
+    CTX_INIT: "a photo of a"
+    PREC: "fp16\""""
+
+
+def test_cocoop_upstream_yaml_loads_unchanged(tmp_path):
+    path = tmp_path / "vit_b16_c4_ep10_batch1_ctxv1.yaml"
+    path.write_text(COCOOP_UPSTREAM)
+    cfg = build_cfg("", str(path))
+    ours = build_cfg("", os.path.join(REPO, "configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml"))
+    assert (cfg.TRAINER.COCOOP.N_CTX, cfg.TRAINER.COCOOP.CTX_INIT, cfg.OPTIM.LR, cfg.DATALOADER.TRAIN_X.BATCH_SIZE) == (
+        4, "a photo of a", 0.002, 1)
+    assert cfg == ours  # the shipped recipe is the release's
 
 
 def test_recipes_script_needs_no_torch():
