@@ -10,6 +10,7 @@ from metaprompt.clip import build_tiny_clip
 from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner, learner_names
 from metaprompt.learners.cocoop import META_NET, CoCoOpLearner
 from metaprompt.learners.kgcoop import KgCoOpLearner
+from metaprompt.learners.promptsrc import PromptSRCLearner
 
 CLASSNAMES = ["red circle", "blue square", "green triangle"]
 
@@ -32,6 +33,8 @@ LEARNERS = {
     "VPT": lambda m: VPTLearner(m.token_embedding, 64, n_ctx_vision=2, depth_vision=3),
     "IVLP": lambda m: IVLPLearner(m.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=2),
     "MaPLe": lambda m: MaPLeLearner(m.token_embedding, 64, n_ctx=2, depth=3),
+    "PromptSRC": lambda m: PromptSRCLearner(m.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=3,
+                                            depth_vision=2),
 }
 
 EXPECTED_SPECS = {  # name -> (modality, layer)
@@ -45,6 +48,7 @@ EXPECTED_SPECS = {  # name -> (modality, layer)
     "MaPLe": {"text_ctx": ("text", 0), "text_deep_1": ("text", 1), "text_deep_2": ("text", 2),
               **{f"coupling_{i}_{k}": ("coupling", i) for i in range(3) for k in ("weight", "bias")}},
 }
+EXPECTED_SPECS["PromptSRC"] = EXPECTED_SPECS["IVLP"]  # IVLP's prompts
 
 
 def test_every_registered_learner_with_prompts_has_a_row():

@@ -14,6 +14,7 @@ from metaprompt.learners import (CoOpLearner, HandCraftedPrompts, IVLPLearner, M
                                  VPTLearner)
 from metaprompt.learners.cocoop import CoCoOpLearner
 from metaprompt.learners.kgcoop import KgCoOpLearner
+from metaprompt.learners.promptsrc import PromptSRCConfig, PromptSRCLearner
 
 REAL_SIZES = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
                   context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
@@ -90,3 +91,9 @@ def test_cocoop_meta_net_and_context(vit_b16):
     rn50 = CoCoOpLearner(vit_b16.token_embedding, ctx_init="a photo of a")
     rn50.attach(type("CLIP", (), {"visual": type("Visual", (), {"output_dim": 1024})})())
     assert count(rn50) == 4 * 512 + (1024 * 64 + 64) + (64 * 512 + 512) == 100_928
+
+
+def test_promptsrc_trains_ivlps_46080_parameters(vit_b16):
+    """PromptSRC's release trains IVLP's 4+4 depth-9 prompts (its regularizers and GPA add none)."""
+    learner = PromptSRCLearner.from_config(PromptSRCConfig(), vit_b16.token_embedding, 768, 50)
+    assert count(learner) == 46_080 and len(learner.prompts) == 18
