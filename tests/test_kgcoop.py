@@ -90,3 +90,21 @@ def test_gram_wraps_kgcoop_with_its_loss_and_refuses_class_specific_contexts(rep
     assert summary["loss_kg"] < 1e-4  # the first step starts at the hand-crafted prompt
     summary = trainer.forward_backward(next(iter(trainer.train_loader_x)))
     assert summary["loss"] > summary["loss_kg"] > 0  # the context moved away from it
+
+
+def test_prometar_wraps_kgcoop_from_its_own_node(repo, synthetic_root, tmp_path):
+    from metaprompt.config import build_cfg
+    from metaprompt.runtime import build_trainer
+
+    cfg = build_cfg(os.path.join(repo, "configs/datasets/synthetic.yaml"),
+                    os.path.join(repo, "configs/trainers/ProMetaR/smoke_coop.yaml"),
+                    ["DATASET.NUM_SHOTS", "2", "TRAINER.PROMETAR.BASE", "KgCoOp", "TRAINER.KGCOOP.N_CTX", "2",
+                     "TRAINER.KGCOOP.CTX_INIT", ""],
+                    {"DATASET.ROOT": str(synthetic_root), "OUTPUT_DIR": str(tmp_path), "SEED": 1,
+                     "TRAINER.NAME": "ProMetaR"})
+    trainer = build_trainer(cfg)
+    learner = trainer.model.prompt_learner
+    assert isinstance(learner, KgCoOpLearner) and tuple(learner.prompts["text_ctx"].shape) == (2, 64)
+    trainer.epoch, trainer.batch_idx, trainer.num_batches = 0, 0, 10
+    summary = trainer.forward_backward(next(iter(trainer.train_loader_x)))
+    assert "loss_meta" in summary and torch.isfinite(learner.prompts["text_ctx"]).all()

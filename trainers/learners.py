@@ -1,8 +1,9 @@
 """One trainer per registered learner, and the learners' config nodes, from the learner registry.
 
 A learner's trainer is :class:`PromptTrainer` with the learner's node and class; its node
-``cfg.TRAINER.<node>`` is the learner's config dataclass (keys and defaults). Learners that need
-more than that (zero-shot CLIP) keep their own module, which calls :func:`learner_trainer` too.
+``cfg.TRAINER.<node>`` is the learner's config dataclass (keys and defaults). A learner whose
+training needs more (zero-shot CLIP, PromptSRC) has its own trainer module, marked
+:func:`own_trainer`; ``trainers/coop.py`` and the like only keep the CoOp family's import paths.
 """
 from __future__ import annotations
 
