@@ -40,20 +40,27 @@ check_opts() {
 # A run folder is finished when one of its logs reports a test result (rule in logparse.py).
 finished() { "$PYTHON" "$REPO/metaprompt/results/logparse.py" finished "$1"; }
 
-# default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given.
+# default_cfg TRAINER DATASET: the recipe a trainer uses when CFG is not given. A learner's comes from
+# the learner registry (metaprompt/learners/recipes.py, run by path so no torch import: "NAME RECIPE
+# [DATASET=RECIPE ...]" per line, read once per shell); other trainers' is their first published recipe.
 default_cfg() {
   if is_toy "$2"; then echo toy; return; fi  # the toy world's recipes (configs/trainers/*/toy.yaml)
   if is_embedded "$2"; then echo smoke; return; fi
-  case "$1" in
-    "$DEFAULT_TRAINER") echo "$DEFAULT_CFG" ;;
-    # CoCoOp's base-to-new scripts: vit_b16_ctxv1 for CoOp, vit_b16_ep50_ctxv1 on ImageNet.
-    CoOp) if [[ "$2" == imagenet ]]; then echo vit_b16_ep50_ctxv1; else echo vit_b16_ctxv1; fi ;;
-    IVLP) echo "vit_b16_c2_ep10_batch4_4+4ctx" ;;  # ProMetaR's setting
-    MaPLe) echo vit_b16_c2_ep5_batch4_2ctx ;;
-    VPT) echo vit_b16_c2_ep5_batch4_4 ;;
-    ZeroshotCLIP) echo vit_b16 ;;
-    *) LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke\|^toy' | head -n1 | sed 's/\.yaml$//' ;;
-  esac
+  if [[ "$1" == "$DEFAULT_TRAINER" ]]; then echo "$DEFAULT_CFG"; return; fi
+  if [[ -z "${LEARNER_RECIPES:-}" ]]; then
+    LEARNER_RECIPES="$("$PYTHON" "$REPO/metaprompt/learners/recipes.py")" ||
+      die "cannot read the learners' default recipes ($REPO/metaprompt/learners/recipes.py failed)"
+  fi
+  local line word recipe words
+  line="$(awk -v t="$1" '$1 == t' <<< "$LEARNER_RECIPES")"
+  if [[ -n "$line" ]]; then
+    read -r -a words <<< "$line"
+    recipe="${words[1]}"
+    for word in "${words[@]:2}"; do [[ "$word" == "$2="* ]] && recipe="${word#*=}"; done
+    echo "$recipe"
+    return
+  fi
+  LC_ALL=C ls "$REPO/configs/trainers/$1" 2>/dev/null | grep -v '^smoke\|^toy' | head -n1 | sed 's/\.yaml$//'
 }
 
 # Trainers with nothing to train (zero-shot CLIP): their evaluation loads no checkpoint.

@@ -2,7 +2,7 @@
 # The toy-world comparison: base-to-new for every method on every toy dataset and seed, then one
 # Base / New / HM table (mean ± std over seeds) of all of them. CPU only; nothing to download.
 #
-#   [TRAINERS="ZeroshotCLIP CoOp VPT IVLP MaPLe ProMetaR GRAM"] [DATASETS="toy_shapes toy_textures toy_sketch"] \
+#   [TRAINERS="CoOp IVLP ProMetaR ..."] [DATASETS="toy_shapes toy_textures toy_sketch"] \
 #   [SEEDS="1 2 3"] [JOBS=2] [OUTPUT=output] [DATA=...] bash scripts/toy_table.sh [KEY VALUE ...]
 #
 # Each run is `scripts/base2new.sh DATASET SEED` with the trainer's toy recipe (configs/trainers/
@@ -15,7 +15,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 USAGE="[TRAINERS=\"..\"] [DATASETS=\"$TOY_DATASETS\"] [SEEDS=\"1 2 3\"] [JOBS=2] [OUTPUT=output] bash $0 [KEY VALUE ...]"
 
-TRAINERS="${TRAINERS:-ZeroshotCLIP CoOp VPT IVLP MaPLe ProMetaR GRAM}"
+# Default: every registered learner (metaprompt/learners/), then ProMetaR and GRAM.
+TRAINERS="${TRAINERS:-$("$PYTHON" "$REPO/metaprompt/learners/recipes.py" | cut -d' ' -f1 | tr '\n' ' ')ProMetaR GRAM}"
 DATASETS="${DATASETS:-$TOY_DATASETS}"
 SEEDS="${SEEDS:-1 2 3}"
 JOBS="${JOBS:-2}"

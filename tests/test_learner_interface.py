@@ -7,7 +7,10 @@ import torch
 from torch.func import functional_call, grad
 
 from metaprompt.clip import build_tiny_clip
-from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner
+from metaprompt.learners import CoOpLearner, IVLPLearner, MaPLeLearner, PromptedCLIP, VPTLearner, learner_names
+from metaprompt.learners.cocoop import META_NET, CoCoOpLearner
+from metaprompt.learners.kgcoop import KgCoOpLearner
+from metaprompt.learners.promptsrc import PromptSRCLearner
 
 CLASSNAMES = ["red circle", "blue square", "green triangle"]
 
@@ -17,23 +20,39 @@ def clip_model():
     return build_tiny_clip()
 
 
+def attached(learner, clip_model):
+    learner.attach(clip_model)  # what PromptedCLIP does first (CoCoOp sizes its meta-net from the CLIP)
+    return learner
+
+
 LEARNERS = {
     "CoOp": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4),
+    "KgCoOp": lambda m: KgCoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4),
+    "CoCoOp": lambda m: attached(CoCoOpLearner(m.token_embedding, n_ctx=4), m),
     "CoOp-CSC": lambda m: CoOpLearner(m.token_embedding, len(CLASSNAMES), n_ctx=4, csc=True),
     "VPT": lambda m: VPTLearner(m.token_embedding, 64, n_ctx_vision=2, depth_vision=3),
     "IVLP": lambda m: IVLPLearner(m.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=3, depth_vision=2),
     "MaPLe": lambda m: MaPLeLearner(m.token_embedding, 64, n_ctx=2, depth=3),
+    "PromptSRC": lambda m: PromptSRCLearner(m.token_embedding, 64, n_ctx_text=2, n_ctx_vision=2, depth_text=3,
+                                            depth_vision=2),
 }
 
 EXPECTED_SPECS = {  # name -> (modality, layer)
     "CoOp": {"text_ctx": ("text", 0)},
     "CoOp-CSC": {"text_ctx": ("text", 0)},
+    "KgCoOp": {"text_ctx": ("text", 0)},
+    "CoCoOp": {"text_ctx": ("text", 0), **{name: ("text", 0) for name in META_NET}},
     "VPT": {"vision_ctx": ("vision", 0), "vision_deep_1": ("vision", 1), "vision_deep_2": ("vision", 2)},
     "IVLP": {"text_ctx": ("text", 0), "text_deep_1": ("text", 1), "text_deep_2": ("text", 2),
              "vision_ctx": ("vision", 0), "vision_deep_1": ("vision", 1)},
     "MaPLe": {"text_ctx": ("text", 0), "text_deep_1": ("text", 1), "text_deep_2": ("text", 2),
               **{f"coupling_{i}_{k}": ("coupling", i) for i in range(3) for k in ("weight", "bias")}},
 }
+EXPECTED_SPECS["PromptSRC"] = EXPECTED_SPECS["IVLP"]  # IVLP's prompts
+
+
+def test_every_registered_learner_with_prompts_has_a_row():
+    assert set(learner_names()) - {"ZeroshotCLIP"} <= set(LEARNERS)
 
 
 def model_and_params(clip_model, name, seed=3):

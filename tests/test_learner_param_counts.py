@@ -12,6 +12,9 @@ from clip.model import CLIP
 from metaprompt.clip.tiny import VIT_B16
 from metaprompt.learners import (CoOpLearner, HandCraftedPrompts, IVLPLearner, MaPLeLearner, PromptedCLIP,
                                  VPTLearner)
+from metaprompt.learners.cocoop import CoCoOpLearner
+from metaprompt.learners.kgcoop import KgCoOpLearner
+from metaprompt.learners.promptsrc import PromptSRCConfig, PromptSRCLearner
 
 REAL_SIZES = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
                   context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
@@ -69,3 +72,28 @@ def test_only_the_learner_is_trainable_once_clip_is_frozen(vit_b16):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 46_080
     for p in vit_b16.parameters():  # leave the shared fixture as built
         p.requires_grad_(True)
+
+
+def test_kgcoop_trains_coops_4_context_vectors(vit_b16):
+    """The KgCoOp release trains only CoOp's context (4 x 512 for "a photo of a"); the hand-crafted
+    text knowledge is a constant."""
+    learner = KgCoOpLearner(vit_b16.token_embedding, 50, n_ctx=4, ctx_init="a photo of a")
+    assert count(learner) == 4 * 512 == 2_048 and list(learner.prompts) == ["text_ctx"]
+    assert sum(p.numel() for p in learner.parameters()) == 2_048
+
+
+def test_cocoop_meta_net_and_context(vit_b16):
+    """CoCoOp (ViT-B/16, "a photo of a"): 4 x 512 context plus the meta-net 512 -> 512 // 16 -> 512."""
+    learner = CoCoOpLearner(vit_b16.token_embedding, ctx_init="a photo of a")
+    PromptedCLIP(vit_b16, learner, ["a", "b"])  # attaching sizes the meta-net from the image features
+    assert count(learner) == 4 * 512 + (512 * 32 + 32) + (32 * 512 + 512) == 35_360
+    # RN50's image features are 1024-d (its text width stays 512): the meta-net is 1024 -> 64 -> 512
+    rn50 = CoCoOpLearner(vit_b16.token_embedding, ctx_init="a photo of a")
+    rn50.attach(type("CLIP", (), {"visual": type("Visual", (), {"output_dim": 1024})})())
+    assert count(rn50) == 4 * 512 + (1024 * 64 + 64) + (64 * 512 + 512) == 100_928
+
+
+def test_promptsrc_trains_ivlps_46080_parameters(vit_b16):
+    """PromptSRC's release trains IVLP's 4+4 depth-9 prompts (its regularizers and GPA add none)."""
+    learner = PromptSRCLearner.from_config(PromptSRCConfig(), vit_b16.token_embedding, 768, 50)
+    assert count(learner) == 46_080 and len(learner.prompts) == 18

@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
-TRAINERS = ["CoOp", "VPT", "IVLP", "MaPLe", "ZeroshotCLIP"]
+from metaprompt.learners import learner_names
+
+TRAINERS = list(learner_names())  # every registered learner
 
 
 @pytest.fixture(scope="module")

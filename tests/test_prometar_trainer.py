@@ -197,7 +197,7 @@ def test_release_recipe_and_per_learner_recipes_load_unchanged():
     assert set(bases.values()) == {"IVLP", "CoOp", "VPT", "MaPLe"}
 
 
-@pytest.mark.parametrize("key, value, message", [("BASE", "CoCoOp", "BASE='CoCoOp' is not supported"),
+@pytest.mark.parametrize("key, value, message", [("BASE", "CoCoOp", "BASE='CoCoOp' cannot be wrapped"),
                                                  ("MODE", "faithful", "MODE='faithful' is not supported")])
 def test_bad_base_or_mode_is_one_clear_error(data_root, tmp_path, key, value, message):
     with pytest.raises(ConfigError, match=message):

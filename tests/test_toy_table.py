@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from results_fixtures import write_log
 
+from metaprompt.learners import learner_names
 from metaprompt.results.catalog import TOY_DATASETS
 from metaprompt.results.tables import build_tables, main
 
@@ -24,7 +25,7 @@ def test_default_recipe_is_toy_for_toy_datasets_and_never_for_real_ones(repo):
         cmd = f'source "{repo}/scripts/_common.sh"; default_cfg {trainer} {dataset}'
         return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=True).stdout.strip()
 
-    for trainer in ("ZeroshotCLIP", "CoOp", "VPT", "IVLP", "MaPLe", "ProMetaR", "GRAM"):
+    for trainer in (*learner_names(), "ProMetaR", "GRAM"):
         assert os.path.isfile(os.path.join(repo, "configs", "trainers", trainer, "toy.yaml")), trainer
         assert default_cfg(trainer, "toy_shapes") == "toy"
         assert default_cfg(trainer, "synthetic") == "smoke"

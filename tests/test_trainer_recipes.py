@@ -10,6 +10,7 @@ import pytest
 
 import metaprompt  # noqa: F401  (registers the trainer config nodes)
 from metaprompt.config import build_cfg
+from metaprompt.learners import learner_names
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = sorted(glob.glob(os.path.join(REPO, "configs/trainers/*/*.yaml")))
@@ -34,6 +35,16 @@ PUBLISHED = {  # recipe -> values from the release named in its header comment
     "CoOp/vit_b16_ctxv1": {"OPTIM.LR": 0.002, "OPTIM.MAX_EPOCH": 200, "DATALOADER.TRAIN_X.BATCH_SIZE": 32,
                           "TRAINER.COOP.CTX_INIT": "a photo of a"},
     "ZeroshotCLIP/vit_b16": {"TRAINER.ZSCLIP.TEMPLATE": "a photo of a {}."},
+    "CoCoOp/vit_b16_c4_ep10_batch1_ctxv1": {"OPTIM.LR": 0.002, "OPTIM.MAX_EPOCH": 10, "DATALOADER.TRAIN_X.BATCH_SIZE": 1,
+                                           "TRAINER.COCOOP.N_CTX": 4, "TRAINER.COCOOP.CTX_INIT": "a photo of a",
+                                           "TRAINER.COCOOP.PREC": "fp16"},
+    "PromptSRC/vit_b16_c2_ep20_batch4_4+4ctx": {"OPTIM.LR": 0.0025, "OPTIM.MAX_EPOCH": 20,
+                                               "TRAINER.PROMPTSRC.TEXT_LOSS_WEIGHT": 25,
+                                               "TRAINER.PROMPTSRC.IMAGE_LOSS_WEIGHT": 10,
+                                               "TRAINER.PROMPTSRC.GPA_MEAN": 15, "TRAINER.PROMPTSRC.GPA_STD": 1},
+    "KgCoOp/vit_b16_ep100_ctxv1": {"OPTIM.LR": 0.002, "OPTIM.MAX_EPOCH": 100, "DATALOADER.TRAIN_X.BATCH_SIZE": 128,
+                                   "TRAINER.KGCOOP.N_CTX": 4, "TRAINER.KGCOOP.CTX_INIT": "a photo of a",
+                                   "TRAINER.KGCOOP.W": 8.0},
 }
 
 
@@ -48,9 +59,9 @@ def test_published_recipes_hold_the_published_values(recipe):
         assert node == value, key
 
 
-@pytest.mark.parametrize("trainer,dataset", [("CoOp", "oxford_pets"), ("CoOp", "imagenet"), ("IVLP", "oxford_pets"),
-                                             ("MaPLe", "oxford_pets"), ("VPT", "oxford_pets"),
-                                             ("ZeroshotCLIP", "oxford_pets"), ("IVLP", "synthetic")])
+@pytest.mark.parametrize("trainer,dataset", [("CoOp", "imagenet"), ("IVLP", "synthetic"), ("ProMetaR", "oxford_pets"),
+                                             ("GRAM", "oxford_pets")]
+                         + [(name, "oxford_pets") for name in learner_names()])
 def test_default_recipe_of_each_trainer_exists(trainer, dataset):
     script = f'source "{REPO}/scripts/_common.sh"; default_cfg {trainer} {dataset}'
     name = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.strip()

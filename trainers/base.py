@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 import torch
-import torch.nn.functional as F
 
 from metaprompt.clip import PRECISIONS, autocast, half_weights, load_clip, needs_grad_scaler, resolve_precision
 from metaprompt.errors import ConfigError
@@ -58,7 +57,7 @@ class PromptTrainer(*_BASES):
     # -- model -----------------------------------------------------------------------------
     def build_learner(self, clip_model, classnames) -> PromptLearner:
         return self.LEARNER.from_cfg(self.node, clip_model.token_embedding, clip_model.visual.conv1.out_channels,
-                                     len(classnames))
+                                     len(classnames), dataset_name=self.cfg.DATASET.NAME)
 
     def build_model(self) -> None:
         cfg = self.cfg
@@ -126,13 +125,12 @@ class PromptTrainer(*_BASES):
 
     def forward_backward(self, batch) -> dict:
         image, label = self.parse_batch_train(batch)
-        with autocast(self.prec, self.device):
-            output = self.model(image)
-            loss = F.cross_entropy(output, label)
+        with autocast(self.prec, self.device):  # cross-entropy plus the learner's own losses (KgCoOp ...)
+            loss, output, parts = self.model.training_loss(image, label)
         self.backward_and_update(loss)
         if (self.batch_idx + 1) == self.num_batches:
             self.update_lr()
-        return {"loss": loss.item(), "acc": compute_accuracy(output, label)}
+        return {"loss": loss.item(), "acc": compute_accuracy(output, label), **{k: v.item() for k, v in parts.items()}}
 
     def backward_and_update(self, loss: torch.Tensor, names=None) -> None:
         """Dassl's ``model_backward_and_update`` with the gradient hook between backward and step;

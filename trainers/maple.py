@@ -1,23 +1,8 @@
-"""MaPLe trainer: coupled vision-language prompts (node ``TRAINER.MAPLE``, MaPLe's keys)."""
-from yacs.config import CfgNode as CN
+"""MaPLe trainer: coupled vision-language prompts (node ``TRAINER.MAPLE``, MaPLe's keys).
 
-from metaprompt.config import config_extension
-from metaprompt.learners import MaPLeLearner
-from metaprompt.runtime import register_trainer
+Made from the learner registry (metaprompt/learners/maple.py holds the learner and its node's keys);
+this module keeps the CoOp family's import path ``trainers.maple.MaPLe``.
+"""
+from .learners import learner_trainer
 
-from .base import PromptTrainer
-
-
-@config_extension
-def extend_cfg(cfg) -> None:
-    cfg.TRAINER.MAPLE = CN()
-    cfg.TRAINER.MAPLE.N_CTX = 2
-    cfg.TRAINER.MAPLE.CTX_INIT = "a photo of a"
-    cfg.TRAINER.MAPLE.PREC = "fp16"
-    cfg.TRAINER.MAPLE.PROMPT_DEPTH = 9  # counts the input layer; at least 1
-
-
-@register_trainer
-class MaPLe(PromptTrainer):
-    CFG_NODE = "MAPLE"
-    LEARNER = MaPLeLearner
+MaPLe = learner_trainer("MaPLe", module=__name__)

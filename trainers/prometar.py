@@ -21,7 +21,7 @@ from yacs.config import CfgNode as CN
 
 from metaprompt.clip import autocast
 from metaprompt.config import ConfigError, config_extension
-from metaprompt.learners import IVLPLearner, PromptLearner
+from metaprompt.learners import IVLPLearner, PromptLearner, config_node, entries, get_meta_base
 from metaprompt.meta.gate import GradientGate, gamma_statistics, normalize_gradients
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
@@ -31,14 +31,11 @@ from metaprompt.runtime import build_lr_scheduler, build_optimizer, register_tra
 from metaprompt.runtime.optim import check_optim_cfg
 
 from .base import MODEL_NAME, PromptTrainer, compute_accuracy
-from .coop import CoOp
-from .maple import MaPLe
-from .vpt import VPT
 
 GATE_NAME = "prometar_gate"  # its checkpoint subfolder (training state only)
 MODES = ("paper", "reference")
-# Wrapped learners other than IVLP: (learner class, its own config node).
-OTHER_BASES = {t.__name__: (t.LEARNER, t.CFG_NODE) for t in (CoOp, VPT, MaPLe)}
+# Wrapped learners other than IVLP: (learner class, its own config node), from the learner registry.
+OTHER_BASES = {e.name: (e.learner, e.node) for e in entries() if e.meta_base and e.name != "IVLP"}
 BASES = ("IVLP", *OTHER_BASES)
 
 
@@ -46,13 +43,9 @@ BASES = ("IVLP", *OTHER_BASES)
 def extend_cfg(cfg) -> None:
     cfg.TRAINER.PROMETAR = CN()
     node = cfg.TRAINER.PROMETAR
-    # The release's keys and defaults.
-    node.N_CTX_VISION = 4  # IVLP: visual prompt tokens
-    node.N_CTX_TEXT = 4  # IVLP: text context tokens
-    node.CTX_INIT = "a photo of a"
-    node.PREC = "fp16"  # fp16, fp32, amp or bf16 (for every BASE)
-    node.PROMPT_DEPTH_VISION = 9  # IVLP: counts the input layer
-    node.PROMPT_DEPTH_TEXT = 9
+    # The release's keys and defaults: IVLP's (metaprompt/learners/ivlp.py); PREC serves every BASE.
+    for key, value in config_node(IVLPLearner.Config).items():
+        node[key] = value
     node.ADAPT_LR = 0.0005  # alpha of the inner (support) step
     node.LR_RATIO = 0.0005  # scale of the outer (query) loss for the prompts
     node.FAST_ADAPTATION = False  # first-order inner step
@@ -60,7 +53,7 @@ def extend_cfg(cfg) -> None:
     node.MIXUP_BETA = 0.5
     node.DIM_RATE = 8  # one gate value per DIM_RATE gradient elements
     # This project's keys.
-    node.BASE = "IVLP"  # IVLP, CoOp, VPT or MaPLe
+    node.BASE = "IVLP"  # a registered learner (BASES); the others read their keys from their own node
     node.MODE = "paper"  # paper or reference (the release's behaviour, frozen gate included)
     node.TEXT_REG_WEIGHT = 50.0  # w_t of R_text
     node.IMAGE_REG_WEIGHT = 20.0  # w_i of R_img
@@ -88,8 +81,7 @@ class ProMetaR(PromptTrainer):
         super().check_cfg(cfg)
         check_optim_cfg(cfg.OPTIM_VNET, "OPTIM_VNET")
         node = cfg.TRAINER.PROMETAR
-        if node.BASE not in BASES:
-            raise ConfigError(f"TRAINER.PROMETAR.BASE={node.BASE!r} is not supported; choose one of {BASES}")
+        get_meta_base(node.BASE, "TRAINER.PROMETAR.BASE")  # a registered learner ProMetaR can wrap, or one line why not
         if node.MODE not in MODES:
             raise ConfigError(f"TRAINER.PROMETAR.MODE={node.MODE!r} is not supported; choose one of {MODES}")
         bad = [t for t in node.TEACHER_TEMPLATES if t.count("{}") != 1]
@@ -114,7 +106,8 @@ class ProMetaR(PromptTrainer):
         learner_cls, node_name = (IVLPLearner, self.CFG_NODE) if base == "IVLP" else OTHER_BASES[base]
         print(f"ProMetaR wraps {base} (learner keys from TRAINER.{node_name})")
         return learner_cls.from_cfg(self.cfg.TRAINER[node_name], clip_model.token_embedding,
-                                    clip_model.visual.conv1.out_channels, len(classnames))
+                                    clip_model.visual.conv1.out_channels, len(classnames),
+                                    dataset_name=self.cfg.DATASET.NAME)
 
     def build_model(self) -> None:
         super().build_model()

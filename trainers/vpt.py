@@ -1,23 +1,8 @@
-"""VPT trainer: deep visual prompts, hand-crafted text (node ``TRAINER.VPT``)."""
-from yacs.config import CfgNode as CN
+"""VPT trainer: deep visual prompts, hand-crafted text (node ``TRAINER.VPT``).
 
-from metaprompt.config import config_extension
-from metaprompt.learners import VPTLearner
-from metaprompt.runtime import register_trainer
+Made from the learner registry (metaprompt/learners/vpt.py holds the learner and its node's keys);
+this module keeps the CoOp family's import path ``trainers.vpt.VPT``.
+"""
+from .learners import learner_trainer
 
-from .base import PromptTrainer
-
-
-@config_extension
-def extend_cfg(cfg) -> None:
-    cfg.TRAINER.VPT = CN()
-    cfg.TRAINER.VPT.N_CTX_VISION = 8
-    cfg.TRAINER.VPT.CTX_INIT = "a photo of a"  # the fixed text prompt: "a photo of a {class}."
-    cfg.TRAINER.VPT.PREC = "fp16"
-    cfg.TRAINER.VPT.PROMPT_DEPTH_VISION = 12  # counts the input layer
-
-
-@register_trainer
-class VPT(PromptTrainer):
-    CFG_NODE = "VPT"
-    LEARNER = VPTLearner
+VPT = learner_trainer("VPT", module=__name__)

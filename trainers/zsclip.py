@@ -4,25 +4,13 @@ For the zero-shot rows of results tables. ``train()`` trains 0 epochs and evalua
 script's training step still leaves a log with a test result; there is no checkpoint, and
 ``load_model`` has nothing to load.
 """
-from yacs.config import CfgNode as CN
-
-from metaprompt.config import config_extension
 from metaprompt.learners import HandCraftedPrompts
-from metaprompt.runtime import register_trainer
 
 from .base import PromptTrainer
+from .learners import own_trainer
 
 
-@config_extension
-def extend_cfg(cfg) -> None:
-    cfg.TRAINER.ZSCLIP = CN()
-    # The text prompt; "{}" is the class name. "dataset": CoOp's per-dataset template
-    # (e.g. "a photo of a {}, a type of pet." for OxfordPets).
-    cfg.TRAINER.ZSCLIP.TEMPLATE = "a photo of a {}."
-    cfg.TRAINER.ZSCLIP.PREC = "fp16"  # fp16, fp32, amp or bf16
-
-
-@register_trainer
+@own_trainer  # its node TRAINER.ZSCLIP comes from the registry (metaprompt/learners/zeroshot.py)
 class ZeroshotCLIP(PromptTrainer):
     CFG_NODE = "ZSCLIP"
     LEARNER = HandCraftedPrompts

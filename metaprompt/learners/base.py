@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..clip.openai import clip
+from .registry import read_config
 
 MODALITIES = ("text", "vision", "coupling")
 Params = Mapping[str, torch.Tensor]
@@ -43,6 +44,13 @@ class VisionInputs:
 
 
 class PromptLearner(nn.Module):
+    Config: type  # the config dataclass (set by register_learner): its fields are the node's keys
+
+    # Whether the class texts depend on the image (CoCoOp's meta-net): then ``text_inputs`` takes the
+    # batch's image features and returns one prompt per (image, class), and class text features are
+    # never cached across images (PromptedCLIP refuses text features without images).
+    TEXT_DEPENDS_ON_IMAGE = False
+
     def __init__(self) -> None:
         super().__init__()
         self.prompts = nn.ParameterDict()
@@ -68,6 +76,8 @@ class PromptLearner(nn.Module):
 
     # The two methods a learner implements -------------------------------------------------
     def text_inputs(self, p: Mapping[str, torch.Tensor]) -> TextInputs:
+        """The class prompts; an image-conditioned learner's takes ``(p, image_features)`` and returns
+        ``B * n_cls`` prompts (image-major)."""
         raise NotImplementedError
 
     def vision_inputs(self, p: Mapping[str, torch.Tensor]) -> VisionInputs:
@@ -76,9 +86,32 @@ class PromptLearner(nn.Module):
     def set_classnames(self, classnames: Sequence[str], token_embedding: nn.Embedding) -> None:
         raise NotImplementedError
 
+    def attach(self, clip_model) -> None:
+        """Called by PromptedCLIP before ``set_classnames``: size tensors that depend on the CLIP
+        (CoCoOp's meta-net reads its image features). Most learners need nothing."""
+
     @property
     def text_depends_on_prompts(self) -> bool:
         return any(s.modality == "text" for s in self.specs.values())
+
+    def regularizers(self, model, image_features: torch.Tensor, text_features: torch.Tensor,
+                     logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The learner's own training losses added to the cross-entropy (KgCoOp's, PromptSRC's), by
+        name, weights applied. ``model`` is the :class:`PromptedCLIP` (its frozen encoders)."""
+        return {}
+
+    # Construction from a config node ----------------------------------------------------------
+    @classmethod
+    def from_config(cls, c, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
+                    dataset_name: str = "") -> "PromptLearner":
+        """The learner of config ``c``; ``dataset_name`` (registry name) picks per-dataset templates."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_cfg(cls, node, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
+                 dataset_name: str = "") -> "PromptLearner":
+        """The learner of a yacs node (its ``Config`` fields are read from it; other keys are ignored)."""
+        return cls.from_config(read_config(cls.Config, node), token_embedding, vision_width, n_cls, dataset_name)
 
 
 def deep_prompt_names(prefix: str, depth: int) -> list[str]:

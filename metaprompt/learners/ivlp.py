@@ -7,18 +7,33 @@ input layer; depth 0 leaves that tower prompt-free (the text then reads ``ctx_in
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .base import ClassPrompts, PromptLearner, TextInputs, VisionInputs
+from .registry import register_learner
 
 
+@dataclass(frozen=True)
+class IVLPConfig:
+    """``TRAINER.IVLP``, PromptSRC's keys and defaults (ProMetaR's node holds them too)."""
+    N_CTX_VISION: int = 4
+    N_CTX_TEXT: int = 4
+    CTX_INIT: str = "a photo of a"
+    PREC: str = "fp16"  # fp16, fp32, amp or bf16
+    PROMPT_DEPTH_VISION: int = 9  # counts the input layer; 0 = no visual prompts
+    PROMPT_DEPTH_TEXT: int = 9
+
+
+@register_learner("IVLP", "IVLP", IVLPConfig, recipe="vit_b16_c2_ep10_batch4_4+4ctx")  # ProMetaR's setting
 class IVLPLearner(PromptLearner):
-    def __init__(self, token_embedding: nn.Embedding, vision_width: int, n_ctx_text: int = 4,
-                 n_ctx_vision: int = 4, ctx_init: str = "a photo of a", depth_text: int = 9,
-                 depth_vision: int = 9) -> None:
+    def __init__(self, token_embedding: nn.Embedding, vision_width: int, n_ctx_text: int = IVLPConfig.N_CTX_TEXT,
+                 n_ctx_vision: int = IVLPConfig.N_CTX_VISION, ctx_init: str = IVLPConfig.CTX_INIT,
+                 depth_text: int = IVLPConfig.PROMPT_DEPTH_TEXT,
+                 depth_vision: int = IVLPConfig.PROMPT_DEPTH_VISION) -> None:
         super().__init__()
         text_width = token_embedding.weight.shape[1]
         self.depth_text, self.depth_vision = depth_text, depth_vision
@@ -48,6 +63,7 @@ class IVLPLearner(PromptLearner):
         return VisionInputs(p["vision_ctx"], deep)
 
     @classmethod
-    def from_cfg(cls, node, token_embedding: nn.Embedding, vision_width: int, n_cls: int) -> "IVLPLearner":
-        return cls(token_embedding, vision_width, n_ctx_text=node.N_CTX_TEXT, n_ctx_vision=node.N_CTX_VISION,
-                   ctx_init=node.CTX_INIT, depth_text=node.PROMPT_DEPTH_TEXT, depth_vision=node.PROMPT_DEPTH_VISION)
+    def from_config(cls, c: IVLPConfig, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
+                    dataset_name: str = "") -> "IVLPLearner":
+        return cls(token_embedding, vision_width, n_ctx_text=c.N_CTX_TEXT, n_ctx_vision=c.N_CTX_VISION,
+                   ctx_init=c.CTX_INIT, depth_text=c.PROMPT_DEPTH_TEXT, depth_vision=c.PROMPT_DEPTH_VISION)

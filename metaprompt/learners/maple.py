@@ -9,6 +9,7 @@ trainable, so they are prompt tensors too (modality ``coupling``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import torch
@@ -16,11 +17,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ClassPrompts, PromptLearner, TextInputs, VisionInputs
+from .registry import register_learner
 
 
+@dataclass(frozen=True)
+class MaPLeConfig:
+    """``TRAINER.MAPLE``, MaPLe's keys and defaults."""
+    N_CTX: int = 2
+    CTX_INIT: str = "a photo of a"
+    PREC: str = "fp16"  # fp16, fp32, amp or bf16
+    PROMPT_DEPTH: int = 9  # counts the input layer; at least 1
+
+
+@register_learner("MaPLe", "MAPLE", MaPLeConfig, recipe="vit_b16_c2_ep5_batch4_2ctx")
 class MaPLeLearner(PromptLearner):
-    def __init__(self, token_embedding: nn.Embedding, vision_width: int, n_ctx: int = 2,
-                 ctx_init: str = "a photo of a", depth: int = 9) -> None:
+    def __init__(self, token_embedding: nn.Embedding, vision_width: int, n_ctx: int = MaPLeConfig.N_CTX,
+                 ctx_init: str = MaPLeConfig.CTX_INIT, depth: int = MaPLeConfig.PROMPT_DEPTH) -> None:
         super().__init__()
         if depth < 1:
             raise ValueError("MaPLe needs PROMPT_DEPTH >= 1 (the coupled input-layer prompt)")
@@ -54,5 +66,6 @@ class MaPLeLearner(PromptLearner):
         return VisionInputs(visual[0], [None] + visual[1:])
 
     @classmethod
-    def from_cfg(cls, node, token_embedding: nn.Embedding, vision_width: int, n_cls: int) -> "MaPLeLearner":
-        return cls(token_embedding, vision_width, n_ctx=node.N_CTX, ctx_init=node.CTX_INIT, depth=node.PROMPT_DEPTH)
+    def from_config(cls, c: MaPLeConfig, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
+                    dataset_name: str = "") -> "MaPLeLearner":
+        return cls(token_embedding, vision_width, n_ctx=c.N_CTX, ctx_init=c.CTX_INIT, depth=c.PROMPT_DEPTH)

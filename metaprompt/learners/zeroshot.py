@@ -5,6 +5,7 @@ It is a learner with an empty ``prompts`` dict, so zero-shot CLIP runs through t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 
 from ..clip.openai import clip
 from .base import PromptLearner, TextInputs
+from .registry import register_learner
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 DATASET_TEMPLATES_KEY = "dataset"  # TEMPLATE value that picks the per-dataset template below
@@ -47,10 +49,21 @@ def resolve_template(template: str, dataset_name: str) -> str:
     return template
 
 
+@dataclass(frozen=True)
+class ZeroshotConfig:
+    """``TRAINER.ZSCLIP``."""
+    # The text prompt; "{}" is the class name. "dataset": CoOp's per-dataset template
+    # (e.g. "a photo of a {}, a type of pet." for OxfordPets).
+    TEMPLATE: str = DEFAULT_TEMPLATE
+    PREC: str = "fp16"  # fp16, fp32, amp or bf16
+
+
+@register_learner("ZeroshotCLIP", "ZSCLIP", ZeroshotConfig, recipe="vit_b16",
+                  not_a_meta_base="zero-shot CLIP has no prompt tensor to meta-regularize.")
 class HandCraftedPrompts(PromptLearner):
     """CLIP's own text encoding of ``template.format(class)``; nothing to train."""
 
-    def __init__(self, template: str = DEFAULT_TEMPLATE) -> None:
+    def __init__(self, template: str = ZeroshotConfig.TEMPLATE) -> None:
         super().__init__()
         self.template = resolve_template(template, "")
 
@@ -65,6 +78,6 @@ class HandCraftedPrompts(PromptLearner):
         return TextInputs(self.token_embeddings, self.tokenized.argmax(dim=-1))
 
     @classmethod
-    def from_cfg(cls, node, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
-                 dataset_name: str = "") -> "HandCraftedPrompts":
-        return cls(resolve_template(node.TEMPLATE, dataset_name))
+    def from_config(cls, c: ZeroshotConfig, token_embedding: nn.Embedding, vision_width: int, n_cls: int,
+                    dataset_name: str = "") -> "HandCraftedPrompts":
+        return cls(resolve_template(c.TEMPLATE, dataset_name))

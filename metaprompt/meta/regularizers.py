@@ -50,3 +50,12 @@ def feature_l1(features: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """``mean |normalize(features) - teacher|`` with ``teacher`` already normalised."""
     features = F.normalize(features.to(at_least_fp32(features)), dim=-1)
     return F.l1_loss(features, teacher.to(features.device, features.dtype))
+
+
+def logit_kl(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """``KL(softmax(teacher) || softmax(logits))`` summed over the batch and divided by
+    ``logits.numel()`` (PromptSRC's logit regularizer, temperature 1)."""
+    dtype = at_least_fp32(logits)
+    student = F.log_softmax(logits.to(dtype), dim=-1)
+    teacher = F.log_softmax(teacher_logits.to(student.device, dtype), dim=-1)
+    return F.kl_div(student, teacher, reduction="sum", log_target=True) / logits.numel()

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from tabulate import tabulate
 
+from ..learners.registry import learner_names
 from .tables import Cell, Table
 
 DASH = "—"
@@ -124,8 +125,9 @@ def to_json(tables: list[Table]) -> str:
     return json.dumps({"tables": data}, indent=2, ensure_ascii=False) + "\n"
 
 
-# Methods in the order the papers' tables list them; others follow alphabetically.
-METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "VPT", "IVLP", "MaPLe", "ProMetaR", "GRAM")
+# Methods in the order the papers' tables list them (the learner registry's, then the meta methods);
+# others follow alphabetically.
+METHOD_ORDER = (*learner_names(), "ProMetaR", "GRAM")
 
 
 def _method_rank(table: Table) -> tuple:

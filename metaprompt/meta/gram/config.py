@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from yacs.config import CfgNode as CN
 
 from ...config import ConfigError
-from ...learners import LEARNERS, PromptLearner
+from ...learners import LEARNERS, PromptLearner, entries, get_meta_base
 
-# The wrapped learner -> the config node its keys come from.
-BASE_NODES = {"CoOp": "COOP", "VPT": "VPT", "IVLP": "IVLP", "MaPLe": "MAPLE"}
+# The wrapped learner -> the config node its keys come from (the learner registry's meta bases).
+BASE_NODES = {e.name: e.node for e in entries() if e.meta_base}
 
 
 def add_gram_node(cfg: CN) -> None:
     cfg.TRAINER.GRAM = CN()
     node = cfg.TRAINER.GRAM
-    node.BASE = "CoOp"  # CoOp, VPT, IVLP or MaPLe; its keys come from its own node
+    node.BASE = "CoOp"  # a registered learner (BASE_NODES); its keys come from its own node
     node.PREC = "fp16"  # fp16, fp32, amp or bf16 (downstream, for every BASE)
     node.ARTEFACT = ""  # the meta-trained artefact (needed when USE_INIT or USE_REGULATOR)
     node.USE_INIT = True  # start from the meta-learned prompts (False: the base method's own init)
@@ -66,8 +66,7 @@ def add_gram_node(cfg: CN) -> None:
 
 def check_base(cfg: CN) -> str:
     base = cfg.TRAINER.GRAM.BASE
-    if base not in BASE_NODES:
-        raise ConfigError(f"TRAINER.GRAM.BASE={base!r} is not supported; choose one of {tuple(BASE_NODES)}")
+    get_meta_base(base, "TRAINER.GRAM.BASE")  # a registered learner GRAM can wrap, or one line why not
     return base
 
 
@@ -80,10 +79,11 @@ def learner_config(cfg: CN) -> dict:
 def build_learner(cfg: CN, token_embedding, vision_width: int, n_cls: int) -> PromptLearner:
     base = check_base(cfg)
     node = cfg.TRAINER[BASE_NODES[base]]
-    if base == "CoOp" and node.CSC:
-        raise ConfigError("GRAM cannot wrap CoOp with class-specific contexts (TRAINER.COOP.CSC True): a meta-learned "
-                          "initialization must not depend on the label set. Set TRAINER.COOP.CSC False.")
-    return LEARNERS[base].from_cfg(node, token_embedding, vision_width, n_cls)
+    if node.get("CSC", False):  # CoOp and KgCoOp
+        raise ConfigError(f"GRAM cannot wrap {base} with class-specific contexts (TRAINER.{BASE_NODES[base]}.CSC True): "
+                          "a meta-learned initialization must not depend on the label set. Set "
+                          f"TRAINER.{BASE_NODES[base]}.CSC False.")
+    return LEARNERS[base].from_cfg(node, token_embedding, vision_width, n_cls, dataset_name=cfg.DATASET.NAME)
 
 
 @dataclass(frozen=True)

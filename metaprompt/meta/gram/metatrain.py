@@ -115,8 +115,10 @@ class MetaTrainer:
             self.regulator.to(self.device)
         for name, p in self.model.named_parameters():
             p.requires_grad_(name.startswith("prompt_learner."))
-        # Text-only learners never change the image side: use the cached frozen features.
-        self.use_cached_images = all(sp.modality == "text" for sp in learner.specs.values())
+        # Text-only learners never change the image side: use the cached frozen features (unless the
+        # text itself is conditioned on each image, which needs the images' own features).
+        self.use_cached_images = (all(sp.modality == "text" for sp in learner.specs.values())
+                                  and not learner.TEXT_DEPENDS_ON_IMAGE)
         self.opt_prompts = torch.optim.Adam(learner.parameters(), lr=s.prompt_lr)
         self.opt_regulator = torch.optim.Adam(self.regulator.parameters(), lr=s.regulator_lr)
         self.inner = InnerLoop(s.inner_lr, s.inner_steps, s.first_order)
