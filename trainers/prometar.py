@@ -21,7 +21,8 @@ import torch
 from yacs.config import CfgNode as CN
 
 from metaprompt.clip import autocast
-from metaprompt.config import ConfigError, config_extension
+from metaprompt.config import config_extension
+from metaprompt.errors import ConfigError
 from metaprompt.learners import IVLPLearner, PromptLearner
 from metaprompt.meta.gate import GATE_GRADIENT_NORMS, GradientGate, gamma_statistics
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from tabulate import tabulate
 
-from .tables import Cell, Table
+from .table_types import Cell, Table
 
 DASH = "—"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from yacs.config import CfgNode as CN
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners import LEARNERS, PromptLearner
 
 # The wrapped learner -> the config node its keys come from.

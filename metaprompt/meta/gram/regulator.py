@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners.base import MODALITIES, PromptSpec
 from ..functional import GradientStreams
 
