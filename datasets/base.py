@@ -27,19 +27,13 @@ from typing import Callable, Iterable, Sequence
 
 from PIL import Image
 
-from metaprompt.errors import ConfigError, UserInputError
+from metaprompt.errors import ConfigError
 from metaprompt.runtime import DatasetBase, Datum, read_json
+
+from .errors import DatasetFileError, DatasetNotFoundError  # noqa: F401  (also imported from here)
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 Lists = dict  # split name ("train", "val", "test") -> list[Datum]
-
-
-class DatasetNotFoundError(UserInputError, FileNotFoundError):
-    """A dataset file or folder is missing; the message says what to put where."""
-
-
-class DatasetFileError(DatasetNotFoundError):
-    """A dataset file exists but cannot be used (malformed, unsafe or stale); the message says why."""
 
 
 def resolve_root(cfg) -> str:

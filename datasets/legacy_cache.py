@@ -23,7 +23,7 @@ from typing import Sequence
 
 from metaprompt.runtime import Datum
 
-from .base import DatasetFileError
+from .errors import DatasetFileError
 
 DASSL_DATUM = ("dassl.data.datasets.base_dataset", "Datum")
 _FIELDS = {"_impath": str, "_label": int, "_domain": int, "_classname": str}

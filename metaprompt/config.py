@@ -21,14 +21,16 @@ _EXTENSIONS: list[Callable[[CN], None]] = []
 
 def config_extension(fn: Callable[[CN], None]) -> Callable[[CN], None]:
     """Register a function that adds a trainer's node (``cfg.TRAINER.<NAME>``) to the defaults."""
-    if all(f.__qualname__ != fn.__qualname__ or f.__module__.split(".")[-1] != fn.__module__.split(".")[-1]
-           for f in _EXTENSIONS):
+    if fn not in _EXTENSIONS:
         _EXTENSIONS.append(fn)
     return fn
 
 
 def extend_cfg(cfg: CN) -> None:
     """Keys this project adds to Dassl's defaults, then every registered trainer's node."""
+    import metaprompt
+
+    metaprompt.register_all()  # the trainers' and datasets' config extensions
     cfg.DATASET.SUBSAMPLE_CLASSES = "all"  # all, base or new (CoOp's base-to-new protocol)
     # A local CLIP checkpoint (OpenAI .pt, JIT or state dict). Empty: the standard cache folder.
     cfg.MODEL.BACKBONE.PATH = ""

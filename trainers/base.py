@@ -3,20 +3,28 @@
 It wires a config node to a learner, builds :class:`PromptedCLIP` with frozen CLIP weights,
 and splits Dassl's ``model_backward_and_update`` at the point meta methods need:
 
-    zero_grad -> backward -> (unscale under AMP) -> modulate_gradients() -> optimizer step
+    zero_grad -> backward -> (unscale under AMP) -> modulate() -> optimizer step
+
+``modulate`` is :meth:`PromptTrainer.modulate_gradients`, the one Step-A hook: the trainer's
+:meth:`step_modulator` (a :class:`GradientModulator`, e.g. GRAM's regulator) rewrites the
+prompts' gradients through :meth:`apply_modulator`. A trainer with extra gradient streams
+(ProMetaR's ``g_reg``) installs its own hook for one step with :meth:`gradient_hook`.
 
 Subclasses set ``CFG_NODE`` (their ``cfg.TRAINER`` node) and ``LEARNER`` (a learner class with
-``from_cfg``); meta trainers override ``forward_backward`` / ``modulate_gradients``.
+``from_cfg``); meta trainers override ``forward_backward`` / ``step_modulator``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Callable, Iterator, Mapping
 
 import torch
 
 from metaprompt.clip import PRECISIONS, autocast, half_weights, load_clip, needs_grad_scaler, resolve_precision
 from metaprompt.errors import ConfigError
 from metaprompt.learners import PromptedCLIP, PromptLearner
+from metaprompt.meta.functional import GradientModulator, Tensors
 from metaprompt.runtime import SafeCheckpointMixin, TrainerX, build_lr_scheduler, build_optimizer
 from metaprompt.runtime.finite import require_finite
 from metaprompt.runtime.optim import check_optim_cfg
@@ -133,21 +141,23 @@ class PromptTrainer(*_BASES):
         return {"loss": loss.item(), "acc": compute_accuracy(output, label), **{k: v.item() for k, v in parts.items()}}
 
     def backward_and_update(self, loss: torch.Tensor, names=None) -> None:
-        """Dassl's ``model_backward_and_update`` with the gradient hook between backward and step;
-        the updated weights are checked for inf/NaN after every step."""
+        """Dassl's ``model_backward_and_update`` with a gradient hook between backward and step
+        (:meth:`modulate_gradients`, or the one :meth:`gradient_hook` installs); the updated weights
+        are checked for inf/NaN after every step."""
+        modulate = self._gradient_hook or self.modulate_gradients
         self.model_zero_grad(names)
         self.detect_anomaly(loss)
         names = self.get_model_names(names)
         if self.scaler is None:
             loss.backward()
-            self.modulate_gradients()
+            modulate()
             self.model_update(names)
         else:
             self.scaler.scale(loss).backward()
             for name in names:
                 if self._optims[name] is not None:
                     self.scaler.unscale_(self._optims[name])
-            self.modulate_gradients()
+            modulate()
             for name in names:
                 if self._optims[name] is not None:
                     self.scaler.step(self._optims[name])
@@ -171,8 +181,51 @@ class PromptTrainer(*_BASES):
                        self.likely_cause() + " (the weights may have diverged at an earlier step)",
                        _NON_FINITE_ADVICE)
 
+    # -- the Step-A hook: gradient modulation ----------------------------------------------
+    _gradient_hook: Callable[[], None] | None = None
+
+    @contextlib.contextmanager
+    def gradient_hook(self, hook: Callable[[], None]) -> Iterator[None]:
+        """Within the block, :meth:`backward_and_update` runs ``hook`` between backward and step
+        instead of :meth:`modulate_gradients` (ProMetaR: the gate with this batch's ``g_ce`` and ``g_reg``)."""
+        previous, self._gradient_hook = self._gradient_hook, hook
+        try:
+            yield
+        finally:
+            self._gradient_hook = previous
+
+    def step_modulator(self) -> GradientModulator | None:
+        """The modulator of every step's prompt gradients (``None``: plain gradient descent)."""
+        return None
+
     def modulate_gradients(self) -> None:
-        """Hook: rewrite prompt gradients in place (fp32, unscaled) before the optimizer step."""
+        """The default hook: the trainer's :meth:`step_modulator` on the back-propagated gradient."""
+        modulator = self.step_modulator()
+        if modulator is not None:
+            self.apply_modulator(modulator)
+
+    @torch.no_grad()
+    def apply_modulator(self, modulator: GradientModulator, streams: Mapping[str, Tensors] | None = None) -> Tensors:
+        """Replace the prompts' gradients (just back-propagated, unscaled under AMP: the ``"ce"``
+        stream) by ``modulator.modulate({"ce": ..., **streams})``; returns what it wrote.
+
+        Gradients keep their dtype (a modulator computes in its own); a prompt without a gradient
+        gets one only if the modulator returns it.
+        """
+        prompts = self.model.prompt_learner.prompts
+        ce = {n: p.grad for n, p in prompts.items() if p.grad is not None}
+        out = modulator.modulate({"ce": ce, **(streams or {})})
+        self.check_modulated(ce, out)
+        for name, g in out.items():
+            p = prompts[name]
+            if p.grad is None:
+                p.grad = g.to(p.dtype)
+            elif g is not p.grad:
+                p.grad.copy_(g)  # cast back to the gradient's dtype (fp16 under PREC fp16)
+        return out
+
+    def check_modulated(self, grads: Tensors, modulated: Tensors) -> None:
+        """Hook: reject a modulator's output before the step (a trainer adds its own check)."""
 
     # -- evaluation and checkpoints ---------------------------------------------------------
     def model_inference(self, input: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ wrapped method's own recipe; inference is unchanged (the regulator only acts on 
 
 * ``USE_INIT``: the learner starts from the artefact's prompt tensors;
 * ``USE_REGULATOR``: after every backward (and AMP unscaling), each regulated prompt gradient is
-  replaced by the frozen regulator's output, computed in fp32.
+  replaced by the frozen regulator's output, computed in fp32: the regulator is this trainer's
+  step modulator (the base trainer's hook, the contract ProMetaR's gate shares).
 
 With both False the trainer is the wrapped method itself (no artefact needed).
 """
@@ -24,7 +25,7 @@ from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, chec
 from metaprompt.meta.gram.artefact import artefact_fingerprint
 from metaprompt.meta.gram.config import check_base
 from metaprompt.meta.gram.objective import task_embedding
-from metaprompt.meta.gram.regulator import Regulator
+from metaprompt.meta.gram.regulator import Regulator, TaskRegulator
 from metaprompt.runtime import register_trainer
 from metaprompt.runtime.finite import require_finite
 
@@ -88,22 +89,19 @@ class GRAM(PromptTrainer):
             feats.append(self.model.image_encoder(images.to(self.device)).float())
         return task_embedding(torch.cat(feats))
 
-    @torch.no_grad()
-    def modulate_gradients(self) -> None:
+    def step_modulator(self) -> TaskRegulator | None:
+        """The frozen regulator, conditioned on the downstream task (its embedding on first use)."""
         if self.regulator is None:
-            return
+            return None
         if self.regulator.task_dim and self._task is None:
             self._task = self.downstream_task_embedding()
-        prompts = self.model.prompt_learner.prompts
-        grads = {n: prompts[n].grad for n in self.regulator.names if prompts[n].grad is not None}
-        regulated = self.regulator({n: g.float() for n, g in grads.items()}, self._task)
+        return self.regulator.for_task(self._task)
+
+    def check_modulated(self, grads: dict[str, torch.Tensor], modulated: dict[str, torch.Tensor]) -> None:
         # Only a non-finite output of finite gradients is the regulator's fault; non-finite gradients
         # are the GradScaler's to skip under amp, and the post-step weight check catches them otherwise.
         finite_in = {n for n, g in grads.items() if torch.isfinite(g).all()}
-        require_finite(((f"the GRAM regulator's output for {n!r}", g) for n, g in regulated.items() if n in finite_in),
+        require_finite(((f"the GRAM regulator's output for {n!r}", g) for n, g in modulated.items() if n in finite_in),
                        f"{self.step_label()}, before the optimizer step",
                        f"a non-finite artefact ({self.node.ARTEFACT}) or a diverged gradient "
                        f"(OPTIM.LR={self.cfg.OPTIM.LR:g})", "Training stopped; nothing was saved for this epoch.")
-        for name, g in grads.items():
-            g.copy_(regulated[name])  # cast back to the gradient's dtype (fp16 under PREC fp16)
-

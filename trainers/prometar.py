@@ -2,8 +2,9 @@
 
 Wires :mod:`metaprompt.meta.prometar` to the optimizers. Per batch:
 
-* Step A: ``backward(L_ce)`` through the hook, which swaps each prompt gradient for the gated
-  ``g_ce + gamma * g_reg`` (gate frozen), then the prompt optimizer steps;
+* Step A: ``backward(L_ce)``, then the base trainer's hook applies the gate as gradient modulator
+  (streams ``ce`` and ``reg``; gate frozen): each prompt gradient becomes ``g_ce + gamma * g_reg``,
+  then the prompt optimizer steps;
 * Step B (batches with two or more classes): the episode's outer loss is back-propagated to the
   prompts and the gate, and both optimizers step.
 
@@ -20,9 +21,10 @@ import torch
 from yacs.config import CfgNode as CN
 
 from metaprompt.clip import autocast
-from metaprompt.config import ConfigError, config_extension
+from metaprompt.config import config_extension
+from metaprompt.errors import ConfigError
 from metaprompt.learners import IVLPLearner, PromptLearner, config_node, entries, get_meta_base
-from metaprompt.meta.gate import GradientGate, gamma_statistics, normalize_gradients
+from metaprompt.meta.gate import GATE_GRADIENT_NORMS, GradientGate, gamma_statistics
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
@@ -62,6 +64,10 @@ def extend_cfg(cfg) -> None:
     node.TEACHER_TEMPLATES = ()
     # The gate's optimizer and schedule: Dassl's OPTIM keys and defaults, as in the release.
     cfg.OPTIM_VNET = cfg.OPTIM.clone()
+
+
+def _unchanged() -> None:
+    """Reference mode's Step B hook: the release steps with the outer gradient as it is."""
 
 
 def gradient_carrier(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -121,7 +127,8 @@ class ProMetaR(PromptTrainer):
         self.sched_gate = build_lr_scheduler(self.optim_gate, self.cfg.OPTIM_VNET)
         self.register_model(GATE_NAME, self.gate, self.optim_gate, self.sched_gate)
         self._method: ProMetaRMethod | None = None
-        self._rewrite_grads = None
+        # Paper mode's rescaling of the gate's outer gradient (GATE_GRADIENT_NORMS; unit RMS).
+        self.normalize_gate_gradients = GATE_GRADIENT_NORMS["rms"]
         self._gamma_stats: dict[str, float] = {}
 
     @property
@@ -162,8 +169,8 @@ class ProMetaR(PromptTrainer):
         if self.scaler is not None and not all(torch.isfinite(g).all() for g in checked):
             self._skip_scaled_step()  # the scaler checks only the gradient in .grad: an overflow in g_reg would pass
         else:
-            self._rewrite_grads = functools.partial(self._gate_prompt_grads, g_reg)
-            self.backward_and_update(step_loss, names=[MODEL_NAME])
+            with self.gradient_hook(functools.partial(self._gate_step, g_reg)):
+                self.backward_and_update(step_loss, names=[MODEL_NAME])
         summary = {"loss": losses.ce.item(), "acc": compute_accuracy(losses.logits, labels),
                    "reg_text": losses.text_reg.item(), "reg_image": losses.image_reg.item(), **self._gamma_stats}
         # Step B: one-class-held-out episode; reaches the prompts and the gate.
@@ -172,11 +179,11 @@ class ProMetaR(PromptTrainer):
             with autocast(self.prec, self.device):
                 meta_loss = method.meta_loss(images, labels, episode, teacher_images)
             if self.paper_mode:
-                self._rewrite_grads = self._scale_meta_grads
-                outer = meta_loss
+                outer, rewrite = meta_loss, self._scale_meta_grads
             else:  # the release scales the whole outer loss, the gate's share included
-                outer = meta_loss * node.LR_RATIO
-            self.backward_and_update(outer, names=[MODEL_NAME, GATE_NAME])
+                outer, rewrite = meta_loss * node.LR_RATIO, _unchanged
+            with self.gradient_hook(rewrite):
+                self.backward_and_update(outer, names=[MODEL_NAME, GATE_NAME])
             summary["loss_meta"] = meta_loss.item()
         if (self.batch_idx + 1) == self.num_batches:
             # The release builds the gate's scheduler but never steps it (reference mode keeps that).
@@ -195,20 +202,11 @@ class ProMetaR(PromptTrainer):
         self.model_zero_grad([MODEL_NAME])
         self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
 
-    def modulate_gradients(self) -> None:
-        rewrite, self._rewrite_grads = self._rewrite_grads, None
-        if rewrite is not None:
-            rewrite()
-
-    @torch.no_grad()
-    def _gate_prompt_grads(self, g_reg: dict[str, torch.Tensor]) -> None:
-        """Step A: the prompts' gradient is ``g_ce`` (just back-propagated); make it ``g_ce + gamma * g_reg``."""
-        prompts = self.model.prompt_learner.prompts
-        g_ce = {n: p.grad if p.grad is not None else torch.zeros_like(p) for n, p in prompts.items()}
-        g_mod, gamma = self.gate(g_ce, g_reg)
-        for name, p in prompts.items():
-            p.grad = g_mod[name].to(p.dtype)
-        self._gamma_stats = gamma_statistics(gamma, self.model.prompt_learner.specs)
+    def _gate_step(self, g_reg: dict[str, torch.Tensor]) -> None:
+        """Step A: the prompts' gradient is ``g_ce`` (just back-propagated); the gate makes it
+        ``g_ce + gamma * g_reg`` through the base trainer's hook."""
+        self.apply_modulator(self.gate, {"reg": g_reg})
+        self._gamma_stats = gamma_statistics(self.gate.last_gamma, self.model.prompt_learner.specs)
 
     @torch.no_grad()
     def _scale_meta_grads(self) -> None:
@@ -217,7 +215,7 @@ class ProMetaR(PromptTrainer):
         for p in self.model.prompt_learner.parameters():
             if p.grad is not None:
                 p.grad.mul_(self.node.LR_RATIO)
-        normalize_gradients(self.gate)
+        self.normalize_gate_gradients(self.gate)
 
     def before_train(self) -> None:
         if self.paper_mode and self.cfg.OPTIM_VNET.MAX_EPOCH != self.cfg.OPTIM.MAX_EPOCH:

@@ -19,6 +19,13 @@ import os
 import sys
 import traceback
 
+import metaprompt
+
+# The command line registers every trainer, dataset and backbone when it is imported: a runtime or
+# CLIP install that cannot work fails here, before any argument is parsed (train.py prints it as
+# one line).
+metaprompt.register_all()
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train or evaluate a CLIP prompt learner (CoOp-compatible CLI).")

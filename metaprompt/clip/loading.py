@@ -41,12 +41,21 @@ def register_backbone(name: str):
     return wrap
 
 
+def _factories() -> dict[str, Callable[[], CLIP]]:
+    """The registered factories, after every plugin had its chance to register (the toy world's
+    ``toy-vit`` is registered by a layer above this one)."""
+    import metaprompt
+
+    metaprompt.register_all()
+    return _FACTORIES
+
+
 def available_backbones() -> list[str]:
-    return sorted(_FACTORIES) + list(OPENAI_FILES)
+    return sorted(_factories()) + list(OPENAI_FILES)
 
 
 def is_builtin_backbone(name: str) -> bool:
-    return name in _FACTORIES
+    return name in _factories()
 
 
 def resolve_checkpoint(name: str, path: str = "") -> str:
@@ -104,7 +113,7 @@ def _build_fp32(state_dict: dict[str, torch.Tensor]) -> CLIP:
 
 def load_clip(name: str, path: str = "") -> CLIP:
     """An fp32 CLIP in eval mode with every parameter frozen."""
-    if name in _FACTORIES and not path:
+    if name in _factories() and not path:
         model = _FACTORIES[name]()
     else:
         fpath = resolve_checkpoint(name, path)

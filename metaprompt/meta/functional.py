@@ -1,5 +1,6 @@
-"""What ProMetaR and GRAM share: gradients over prompt tensors by name, a functional inner step,
-the gradient-modulator interface, and the attention backend that allows double backward.
+"""What ProMetaR and GRAM share: gradients over prompt tensors by name, the gradient-modulation
+contract (:class:`GradientModulator`), one functional inner step, and the attention backend that
+allows double backward.
 
 Prompt tensors travel as ``dict[name, Tensor]`` keyed by the learner's stable names
 (:meth:`PromptLearner.prompt_specs`), never by module paths, so wrapping the model (e.g. for
@@ -15,15 +16,24 @@ from typing import Callable, Iterator, Mapping, Protocol, Sequence
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ..learners.base import PromptSpec
-
 Tensors = dict[str, torch.Tensor]
 
 
-class GradientModulator(Protocol):
-    """Rewrites prompt gradients: ``modulate(grads, specs) -> grads`` (same keys and shapes)."""
+GradientStreams = Mapping[str, Mapping[str, torch.Tensor]]
 
-    def __call__(self, grads: Mapping[str, torch.Tensor], specs: Mapping[str, PromptSpec]) -> Tensors: ...
+
+class GradientModulator(Protocol):
+    """The one gradient-modulation contract of ProMetaR's gate and GRAM's regulator.
+
+    ``modulate(streams)`` takes named gradient streams, each ``{prompt name: gradient}`` -
+    ``"ce"``, the task loss's gradient, always; ``"reg"``, a regularizer's, for ProMetaR's gate -
+    and returns the gradients the prompts step with, keyed by prompt name (same shapes and dtypes
+    as ``streams["ce"]``; a name it leaves out keeps its gradient). It is differentiable where its
+    inputs are (Step B's inner step differentiates through it) and is used, under ``no_grad``,
+    by the trainers' step hook (:meth:`PromptTrainer.apply_modulator`).
+    """
+
+    def modulate(self, streams: GradientStreams) -> Tensors: ...
 
 
 def prompt_grads(loss: torch.Tensor, params: Mapping[str, torch.Tensor], create_graph: bool = False,
@@ -60,20 +70,29 @@ def sgd_step(params: Mapping[str, torch.Tensor], grads: Mapping[str, torch.Tenso
     return {n: (p - lr * grads[n] if n in grads else p) for n, p in params.items()}
 
 
-def inner_step(params: Mapping[str, torch.Tensor], loss_fn: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
-               lr: float, modulator: Callable[[Tensors], Tensors] | None = None,
-               first_order: bool = False) -> Tensors:
-    """One functional adaptation step: ``theta - lr * modulator(grad loss_fn(theta))``.
+def loss_gradients(loss_fn: Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
+                   ) -> Callable[[Mapping[str, torch.Tensor], bool], dict[str, Tensors]]:
+    """The streams of one loss, ``{"ce": d loss_fn(theta) / d theta}``, for :func:`inner_step`."""
+    def streams(params: Mapping[str, torch.Tensor], create_graph: bool) -> dict[str, Tensors]:
+        return {"ce": prompt_grads(loss_fn(params), params, create_graph=create_graph)}
+    return streams
 
-    Second order (default) keeps the graph so an outer loss differentiates through the step;
-    ``first_order`` detaches the raw gradient (the modulator's own parameters still get a
-    gradient through its output).
+
+def inner_step(params: Mapping[str, torch.Tensor],
+               gradients: Callable[[Mapping[str, torch.Tensor], bool], GradientStreams], lr: float,
+               modulator: GradientModulator | None = None, first_order: bool = False) -> Tensors:
+    """One functional adaptation step: ``theta - lr * modulator.modulate(gradients(theta))``.
+
+    ``gradients(theta, create_graph)`` returns the named gradient streams at ``theta`` (see
+    :func:`loss_gradients`). Second order (default) keeps their graph so an outer loss
+    differentiates through the step; ``first_order`` detaches them (the modulator's own
+    parameters still get a gradient through its output). Without a modulator the step follows
+    the one stream (``"ce"``).
     """
-    grads = prompt_grads(loss_fn(params), params, create_graph=not first_order)
+    streams = gradients(params, not first_order)
     if first_order:
-        grads = {n: g.detach() for n, g in grads.items()}
-    if modulator is not None:
-        grads = modulator(grads)
+        streams = {s: {n: g.detach() for n, g in grads.items()} for s, grads in streams.items()}
+    grads = modulator.modulate(streams) if modulator is not None else streams["ce"]
     return sgd_step(params, grads, lr)
 
 

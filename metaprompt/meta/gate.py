@@ -18,12 +18,13 @@ channel). Coupling biases are small and gated whole.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
 from ..learners.base import PromptSpec
+from .functional import GradientStreams
 
 Tensors = dict[str, torch.Tensor]
 
@@ -62,6 +63,7 @@ class GradientGate(nn.Module):
         super().__init__()
         self.specs = dict(specs)
         self.mlps = nn.ModuleDict({name: GateMLP(gate_unit(specs[name], p.shape), rate) for name, p in prompts.items()})
+        self.last_gamma: Tensors = {}
 
     def gammas(self, g_ce: Mapping[str, torch.Tensor], g_reg: Mapping[str, torch.Tensor]) -> Tensors:
         """``gamma`` for every gated tensor, in the gradients' dtype."""
@@ -72,9 +74,22 @@ class GradientGate(nn.Module):
         gamma = self.gammas(g_ce, g_reg)
         return {name: g_ce[name] + gamma[name] * g_reg[name] for name in g_ce}, gamma
 
+    def modulate(self, streams: GradientStreams) -> Tensors:
+        """The :class:`GradientModulator` contract: streams ``"ce"`` and ``"reg"`` in, ``g_mod`` out.
+
+        A tensor without a task gradient (``"ce"`` lacks it) has ``g_ce = 0``. The gammas of the
+        call are kept, detached, in ``last_gamma`` (the trainer logs their statistics).
+        """
+        g_reg = streams["reg"]
+        g_ce = {name: streams["ce"].get(name, None) for name in g_reg}
+        g_ce = {name: g if g is not None else torch.zeros_like(g_reg[name]) for name, g in g_ce.items()}
+        g_mod, gamma = self(g_ce, g_reg)
+        self.last_gamma = {name: g.detach() for name, g in gamma.items()}
+        return g_mod
+
 
 @torch.no_grad()
-def normalize_gradients(module: nn.Module) -> None:
+def normalize_gradients(module: nn.Module) -> None:  # GATE_GRADIENT_NORMS["rms"]
     """Scale each parameter's gradient to unit RMS (normalised gradient descent).
 
     The gate's outer-loss gradient is ``alpha * dL/dtheta' * g_reg * dgamma/dphi``, orders of
@@ -86,6 +101,12 @@ def normalize_gradients(module: nn.Module) -> None:
             rms = p.grad.float().pow(2).mean().sqrt()
             if rms > 0:
                 p.grad.div_(rms.to(p.grad.dtype))
+
+
+# How paper mode rescales the gate's outer-loss gradient before its optimizer steps: name -> an
+# in-place function of the gate module. The trainer looks its choice up here, so another rule is
+# one entry (and a config value naming it), not a change to the trainer.
+GATE_GRADIENT_NORMS: dict[str, Callable[[nn.Module], None]] = {"rms": normalize_gradients}
 
 
 def gamma_statistics(gamma: Mapping[str, torch.Tensor], specs: Mapping[str, PromptSpec]) -> dict[str, float]:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..learners.prompted_clip import PromptedCLIP
-from .functional import batched_prompt_grads, double_backward_attention, prompt_grads, sgd_step
+from .functional import batched_prompt_grads, double_backward_attention, inner_step, prompt_grads
 from .gate import GradientGate
 from .regularizers import at_least_fp32, feature_l1, image_teacher
 
@@ -144,15 +144,15 @@ class ProMetaR:
     # -- Step B ------------------------------------------------------------------------------
     def adapt(self, images: torch.Tensor, labels: torch.Tensor, params: Mapping[str, torch.Tensor],
               teacher_images: torch.Tensor | None = None) -> Tensors:
-        """``theta' = theta - alpha * (g_ce + gamma * g_reg)`` on ``images`` (the support)."""
-        second_order = not self.settings.first_order
-        losses = self.losses(images, labels, params, teacher_images)
-        g_ce, g_reg = self.task_and_regularizer_gradients(losses, params, create_graph=second_order)
-        if not second_order:  # first order: the gradients are constants; gamma still depends on the gate
-            g_reg = {n: g.detach() for n, g in g_reg.items()}
-            g_ce = {n: g.detach() for n, g in g_ce.items()}
-        g_mod, _ = self.gate(g_ce, g_reg)
-        return sgd_step(params, g_mod, self.settings.adapt_lr)
+        """``theta' = theta - alpha * (g_ce + gamma * g_reg)`` on ``images`` (the support): the shared
+        :func:`inner_step` with the gate as modulator (first order: the gradients are constants,
+        gamma still depends on the gate)."""
+        def streams(p: Mapping[str, torch.Tensor], create_graph: bool) -> dict[str, Tensors]:
+            losses = self.losses(images, labels, p, teacher_images)
+            g_ce, g_reg = self.task_and_regularizer_gradients(losses, p, create_graph=create_graph)
+            return {"ce": g_ce, "reg": g_reg}
+
+        return inner_step(params, streams, self.settings.adapt_lr, self.gate, first_order=self.settings.first_order)
 
     def query_loss(self, images: torch.Tensor, labels: torch.Tensor, episode: Episode,
                    params: Mapping[str, torch.Tensor]) -> torch.Tensor:

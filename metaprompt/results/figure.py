@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from .tables import Table
+from .table_types import Table
 
 
 def headline_columns(table: Table) -> list[str]:

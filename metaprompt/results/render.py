@@ -9,7 +9,7 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from ..learners.registry import learner_names
-from .tables import Cell, Table
+from .table_types import Cell, Table
 
 DASH = "—"
 

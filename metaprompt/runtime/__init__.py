@@ -8,7 +8,6 @@ run on both.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import os
 
 from ..errors import UserInputError
@@ -91,14 +90,6 @@ else:
     )
 
 
-def _same_definition(a, b) -> bool:
-    try:
-        fa, fb = inspect.getsourcefile(a), inspect.getsourcefile(b)
-    except TypeError:
-        return False
-    return a.__qualname__ == b.__qualname__ and fa and fb and os.path.realpath(fa) == os.path.realpath(fb)
-
-
 # Names a checkout (a CoOp-family repository whose train.py imports this project) registered with
 # its own classes: name -> the module of the class that keeps the name. See metaprompt.dassl_plugin.
 LEFT_TO_CHECKOUT: dict[str, str] = {}
@@ -109,7 +100,7 @@ def is_project_class(obj) -> bool:
 
 
 def _register(registry, obj):
-    """Register ``obj``; the same class imported under two module paths is registered once.
+    """Register ``obj`` (again: nothing happens).
 
     A name that a class from outside this project already holds (a CoOp-family checkout's own
     ``CoOp`` or ``OxfordPets``, registered before this package was imported) is left to it and
@@ -118,7 +109,7 @@ def _register(registry, obj):
     existing = registry._obj_map.get(obj.__name__)
     if existing is None:
         registry.register(obj)
-    elif existing is obj or _same_definition(existing, obj):
+    elif existing is obj:
         pass
     elif is_project_class(obj) and not is_project_class(existing):
         LEFT_TO_CHECKOUT[obj.__name__] = existing.__module__

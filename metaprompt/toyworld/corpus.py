@@ -2,7 +2,7 @@
 
 Pairs come from the pretraining distribution (:func:`.captions.sample_scene`, so the held-out
 colour-shape pairs never occur), drawn from their own seed, and are written in the layout GRAM
-reads (``captions.csv`` + ``images/``; see :mod:`metaprompt.meta.gram.synthetic_corpus`).
+reads (``captions.csv`` + ``images/``; written by :mod:`metaprompt.corpus_files`).
 
     python -m metaprompt.toyworld.corpus OUT_DIR [--pairs 3000] [--seed 0] [--shards N]
 """
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from metaprompt.meta.gram.synthetic_corpus import main as corpus_main
+from metaprompt.corpus_files import corpus_main
 
 from .captions import describe, sample_scene
 from .render import render

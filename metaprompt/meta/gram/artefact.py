@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners.base import PromptSpec
 from .regulator import Regulator, RegulatorConfig
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from yacs.config import CfgNode as CN
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners import LEARNERS, PromptLearner, entries, get_meta_base
 
 # The wrapped learner -> the config node its keys come from (the learner registry's meta bases).

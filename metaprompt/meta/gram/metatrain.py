@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ...clip.openai import SimpleTokenizer
 from ...clip import load_clip
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners import PromptedCLIP
 from ..functional import double_backward_attention
 from .artefact import Artefact, identity_fingerprint, load_artefact, nonfinite, save_artefact
@@ -319,8 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # The CLI entry point imports the package (registering every trainer's config node), like train.py.
-    import metaprompt  # noqa: F401
     from metaprompt.clip import MissingWeightsError
     from metaprompt.config import build_cfg
 

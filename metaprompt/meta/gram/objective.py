@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ...learners import PromptedCLIP
-from ..functional import Tensors, inner_step
+from ..functional import Tensors, inner_step, loss_gradients
 from .regulator import Regulator
 
 
@@ -40,11 +40,11 @@ def episode_logits(model: PromptedCLIP, inputs: torch.Tensor, params: Mapping[st
 def adapt(model: PromptedCLIP, params: Mapping[str, torch.Tensor], regulator: Regulator | None,
           inputs: torch.Tensor, labels: torch.Tensor, inner: InnerLoop, task: torch.Tensor | None = None) -> Tensors:
     """The inner loop on the support set: ``theta - alpha * R(g)``, ``inner.steps`` times."""
-    modulate = (lambda g: regulator(g, task)) if regulator is not None else None
+    modulator = regulator.for_task(task) if regulator is not None else None
+    gradients = loss_gradients(lambda p: F.cross_entropy(episode_logits(model, inputs, p), labels))
     adapted = dict(params)
     for _ in range(inner.steps):
-        adapted = inner_step(adapted, lambda p: F.cross_entropy(episode_logits(model, inputs, p), labels),
-                             inner.lr, modulator=modulate, first_order=inner.first_order)
+        adapted = inner_step(adapted, gradients, inner.lr, modulator=modulator, first_order=inner.first_order)
     return adapted
 
 

@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import metaprompt  # noqa: F401  (registers every trainer's config node)
     from metaprompt.clip import MissingWeightsError
-    from metaprompt.config import ConfigError, build_cfg
+    from metaprompt.config import build_cfg
+    from metaprompt.errors import ConfigError
 
     from .config import MetaSettings
     from .corpus import CorpusError, read_corpus

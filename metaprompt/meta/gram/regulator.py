@@ -25,8 +25,9 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...learners.base import MODALITIES, PromptSpec
+from ..functional import GradientStreams
 
 KINDS = ("gate", "elementwise", "lowrank")
 SHARES = ("tensor", "modality")
@@ -175,6 +176,25 @@ class Regulator(nn.Module):
             raise ValueError("This regulator is task-conditioned: pass the task embedding")
         return {n: (self.regulate(n, g, task) if n in self.group else g) for n, g in grads.items()}
 
+    def modulate(self, streams: GradientStreams, task: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The :class:`GradientModulator` contract: the ``"ce"`` stream in, regulated gradients out."""
+        return self(streams["ce"], task)
+
+    def for_task(self, task: torch.Tensor | None) -> "TaskRegulator":
+        """This regulator as a :class:`GradientModulator` conditioned on ``task`` (``None``: none)."""
+        return TaskRegulator(self, task)
+
     def describe(self) -> str:
         return (f"{self.config.kind} regulator over {len(self.names)} prompt tensors ({', '.join(self.config.modalities)}), "
                 f"{self.num_parameters():,} parameters")
+
+
+@dataclass(frozen=True)
+class TaskRegulator:
+    """A :class:`Regulator` bound to one task's embedding: GRAM's :class:`GradientModulator`."""
+
+    regulator: Regulator
+    task: torch.Tensor | None = None
+
+    def modulate(self, streams: GradientStreams) -> dict[str, torch.Tensor]:
+        return self.regulator.modulate(streams, self.task)

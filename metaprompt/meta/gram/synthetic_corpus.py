@@ -3,29 +3,19 @@
 Each pair shows one coloured object drawn in one of a few visual styles, with a caption built
 from a small vocabulary (objects, colours, sizes, styles). Captions group into concepts
 (colour + object) and images of one concept differ by style, so the two-level clustering has
-pseudo-classes and domains to find. It writes the layouts GRAM reads:
-
-    OUT_DIR/captions.csv               image_path,caption (paths relative to OUT_DIR)
-    OUT_DIR/images/NNNNN.png
-    OUT_DIR/shards/NNNNN.tar           (with --shards) key.jpg + key.txt + key.json, as img2dataset
+pseudo-classes and domains to find. It writes the layouts GRAM reads (:mod:`metaprompt.corpus_files`).
 
     python -m metaprompt.meta.gram.synthetic_corpus OUT_DIR [--pairs 600] [--seed 0] [--shards 0]
 """
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import json
 import math
-import os
 import random
-import shutil
 import sys
-import tarfile
-import tempfile
 
 from PIL import Image, ImageDraw, ImageFilter
+
+from ...corpus_files import corpus_main, write_corpus
 
 OBJECTS = ("circle", "square", "triangle", "diamond", "cross", "ring", "bar", "star")
 COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220), "yellow": (230, 220, 40),
@@ -105,71 +95,13 @@ def sample_pairs(n_pairs: int, seed: int) -> list[tuple[Image.Image, str]]:
     return pairs
 
 
-def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0  # byte-identical shards for the same seed
-    tar.addfile(info, io.BytesIO(data))
+def generate(out_dir: str, n_pairs: int = 600, seed: int = 0, shards: int = 0) -> None:
+    """Write this corpus to ``out_dir`` (atomically; refuses to overwrite)."""
+    write_corpus(out_dir, sample_pairs, n_pairs, seed, shards)
 
 
-def generate(out_dir: str, n_pairs: int = 600, seed: int = 0, shards: int = 0, sampler=None) -> None:
-    """Write the corpus atomically (a temporary folder renamed into place); refuses to overwrite.
-
-    ``sampler(n_pairs, seed) -> [(PIL image, caption), ...]`` draws the pairs (default: this
-    module's shapes; the toy world passes its own, see ``metaprompt.toyworld.corpus``).
-    """
-    if os.path.exists(out_dir) and os.listdir(out_dir):
-        raise FileExistsError(f"{out_dir} already exists and is not empty; choose another folder or delete it.")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".gram-corpus-", dir=parent)
-    try:
-        pairs = (sampler or sample_pairs)(n_pairs, seed)
-        os.makedirs(os.path.join(tmp, "images"))
-        with open(os.path.join(tmp, "captions.csv"), "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["image_path", "caption"])
-            for i, (img, caption) in enumerate(pairs):
-                rel = f"images/{i:05d}.png"
-                img.save(os.path.join(tmp, rel))
-                writer.writerow([rel, caption])
-        if shards > 0:
-            os.makedirs(os.path.join(tmp, "shards"))
-            per_shard = -(-n_pairs // shards)
-            for s in range(shards):
-                with tarfile.open(os.path.join(tmp, "shards", f"{s:05d}.tar"), "w") as tar:
-                    for i in range(s * per_shard, min(n_pairs, (s + 1) * per_shard)):
-                        img, caption = pairs[i]
-                        key = f"{s:05d}{i:04d}"
-                        buf = io.BytesIO()
-                        img.save(buf, format="JPEG", quality=95)
-                        _tar_add(tar, f"{key}.jpg", buf.getvalue())
-                        _tar_add(tar, f"{key}.txt", caption.encode("utf-8"))
-                        _tar_add(tar, f"{key}.json", json.dumps({"key": key, "caption": caption}).encode("utf-8"))
-        if os.path.exists(out_dir):
-            os.rmdir(out_dir)  # empty (checked above)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def main(argv: list[str] | None = None, sampler=None, default_pairs: int = 600,
-         what: str = "a synthetic image-text corpus") -> int:
-    """The command line; ``sampler`` as in :func:`generate` (the toy world's corpus reuses this)."""
-    p = argparse.ArgumentParser(description=f"Write {what} for GRAM meta-training.")
-    p.add_argument("out_dir")
-    p.add_argument("--pairs", type=int, default=default_pairs, help="number of image-caption pairs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shards", type=int, default=0, help="also write this many WebDataset tar shards")
-    args = p.parse_args(argv)
-    try:
-        generate(args.out_dir, args.pairs, args.seed, args.shards, sampler)
-    except FileExistsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"Wrote {args.pairs} pairs of {what} to {args.out_dir}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return corpus_main(argv, sample_pairs, default_pairs=600, what="a synthetic image-text corpus")
 
 
 if __name__ == "__main__":
