@@ -78,6 +78,7 @@ class Table:
     compare: list[str]
     problems: list[Problem]
     notes: list[str]
+    base_learner: str | None = None  # the learner a meta method wraps (from its logs), for paired comparisons
 
     @property
     def title(self) -> str:
@@ -248,11 +249,15 @@ class _Builder:
         artefacts = sorted({r.result.gram_artefact for r in runs if r.result.finished and r.result.gram_artefact})
         if artefacts:  # which meta-training the GRAM numbers come from
             notes.append(f"GRAM artefact{'s' if len(artefacts) > 1 else ''}: {'; '.join(artefacts)}")
+        wrapped = sorted({r.result.base_learner for r in runs if r.result.finished and r.result.base_learner})
+        if len(wrapped) > 1:
+            notes.append(f"these runs wrap different base learners ({', '.join(wrapped)}): not compared with one")
         if self.compare and self.setting.name == "base2new":
             notes.append("published: the method papers' numbers (published_results.csv, ViT-B/16, 16 shots, "
                          "seeds 1-3); '—' where a number is not available")
         return Table(self.setting.name, trainer, cfg, shots, tuple(seeds), columns, rows,
-                     self.compare if self.setting.name == "base2new" else [], problems, notes)
+                     self.compare if self.setting.name == "base2new" else [], problems, notes,
+                     wrapped[0] if len(wrapped) == 1 else None)
 
 
 def build_tables(root: str, setting: str = "base2new", trainer: str | None = None, cfg: str | None = None,
