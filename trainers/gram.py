@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from metaprompt.config import config_extension
+from metaprompt.meta.diagnostics import GRAMDiagnostics
 from metaprompt.learners import PromptLearner
 from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, check_compatible, learner_config,
                                   load_artefact)
@@ -73,6 +74,7 @@ class GRAM(PromptTrainer):
 
     def build_model(self) -> None:
         super().build_model()
+        self.diagnostics = GRAMDiagnostics()
         if self.node.USE_REGULATOR:
             self.regulator = self.artefact.build_regulator().to(self.device)
             print(f"GRAM: frozen {self.regulator.describe()}")
@@ -104,6 +106,16 @@ class GRAM(PromptTrainer):
                        f"{self.step_label()}, before the optimizer step",
                        f"a non-finite artefact ({self.node.ARTEFACT}) or a diverged gradient "
                        f"(OPTIM.LR={self.cfg.OPTIM.LR:g})", "Training stopped; nothing was saved for this epoch.")
+        self.diagnostics.regulated(grads, {n: regulated[n] for n in grads})
         for name, g in grads.items():
             g.copy_(regulated[name])  # cast back to the gradient's dtype (fp16 under PREC fp16)
 
+
+    def after_epoch(self) -> None:
+        self.diagnostics.end_epoch(self.epoch, self.write_scalar)  # empty (nothing printed) without the regulator
+        super().after_epoch()
+
+    def after_train(self) -> None:
+        if self.regulator is not None:
+            print(f"GRAM diagnostics: {self.diagnostics.save(self.output_dir)}")
+        super().after_train()
