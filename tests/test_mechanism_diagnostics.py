@@ -62,6 +62,9 @@ def test_update_norms_are_the_prompts_actual_change_and_gamma_is_logged(data_roo
     scalars = {}
     values = trainer.diagnostics.end_epoch(0, lambda tag, v, step: scalars.__setitem__(tag, (v, step)))
     assert values["update_ratio_b_over_a"] == pytest.approx(means["update_b"] / means["update_a"])
+    assert values["grad_ratio_b_over_a"] == pytest.approx(means["grad_b"] / means["grad_a"])
+    last_b = torch.cat([p.grad.flatten() for p in trainer.model.prompt_learner.prompts.values()])
+    assert means["grad_b"] == pytest.approx(float(last_b.norm()), rel=1e-5)  # Step B's gradient, LR_RATIO included
     assert values["gate_grad_snr"] == pytest.approx(1.0, rel=1e-5)  # one gate gradient: trivially one direction
     assert values["gate_grad_snr_noise"] == pytest.approx(1.0) and values["gate_change"] > 0
     assert {"gamma_text_mean", "gamma_vision_std"} <= set(values)

@@ -6,7 +6,10 @@ random-number state saved and restored.
 ProMetaR, per epoch (means over the epoch's steps):
 
 * ``update_a`` / ``update_b``: L2 norm over all prompt tensors of the change each step made,
-  and ``update_ratio_b_over_a`` = mean ``update_b`` / mean ``update_a``;
+  and ``update_ratio_b_over_a`` = mean ``update_b`` / mean ``update_a``. With SGD momentum a
+  step's update carries the momentum of earlier steps, so Step B's update is mostly Step A's
+  momentum; ``grad_a`` / ``grad_b`` and ``grad_ratio_b_over_a`` compare the gradients each step
+  hands the optimizer (Step A's gated gradient; Step B's outer-loss gradient, LR_RATIO included);
 * ``gamma_<modality>_mean`` / ``_std``: the gate's output in Step A;
 * ``gate_grad_snr``: ``||mean_t g_t|| / sqrt(mean_t ||g_t||^2)`` of the gradient the gate's
   optimizer receives (after paper mode's rewriting). 1 for a constant direction; about
@@ -122,7 +125,9 @@ class ProMetaRDiagnostics(Diagnostics):
     def after_step(self, step: str, prompts: Tensors) -> None:
         """``step`` is "a" or "b": the norm of the change since :meth:`before_step`."""
         after = flat(prompts.values())
-        self.epoch.add({f"update_{step}": float((after - self._before).norm())})
+        grads = [p.grad for p in prompts.values() if p.grad is not None]
+        self.epoch.add({f"update_{step}": float((after - self._before).norm()),
+                        f"grad_{step}": float(flat(grads).norm()) if grads else 0.0})
         self._before = after
 
     def gamma(self, stats: Mapping[str, float]) -> None:
@@ -138,6 +143,8 @@ class ProMetaRDiagnostics(Diagnostics):
         out: dict[str, float] = {}
         if means.get("update_a") and "update_b" in means:
             out["update_ratio_b_over_a"] = means["update_b"] / means["update_a"]
+        if means.get("grad_a") and "grad_b" in means:
+            out["grad_ratio_b_over_a"] = means["grad_b"] / means["grad_a"]
         if self.snr.n:
             out["gate_grad_snr"] = self.snr.value()
             out["gate_grad_snr_noise"] = 1 / math.sqrt(self.snr.n)
