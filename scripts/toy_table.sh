@@ -17,7 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 USAGE="[TRAINERS=\"..\"] [DATASETS=\"$TOY_DATASETS\"] [SEEDS=\"1 2 3\"] [JOBS=2] [OUTPUT=output] bash $0 [KEY VALUE ...]"
 
-# The ablation rows (docs/prometar.md and docs/gram.md): ProMetaR's release behaviour, IVLP + fixed
+# The ablation rows (docs/toyworld.md): ProMetaR's release behaviour, IVLP + fixed
 # regularizers (gamma 0.5, no meta step), no virtual tasks; GRAM's init only and regulator only.
 ABLATIONS="ProMetaR:toy_reference ProMetaR:toy_fixed_reg ProMetaR:toy_no_mixup GRAM:toy_init_only GRAM:toy_regulator_only"
 TRAINERS="${TRAINERS:-ZeroshotCLIP CoOp VPT IVLP MaPLe ProMetaR GRAM $ABLATIONS}"
