@@ -5,7 +5,7 @@
 # episodes with the learned gate vs the gate at its initial weights vs gamma = 0.5, and Base / New / HM
 # against IVLP, as mean ± std with paired 95% intervals.
 #
-#   [CANDIDATES="paper reference scale adam token tensor"] [DATASET=toy_textures] [SEEDS="1 2 3"] \
+#   [CANDIDATES="paper reference scale adam token tensor fixed_reg no_mixup"] [DATASET=toy_textures] [SEEDS="1 2 3"] \
 #   [OUTPUT=output/gate_test] bash scripts/gate_test.sh [KEY VALUE ...]
 #
 # Each candidate is the toy recipe (configs/trainers/ProMetaR/toy.yaml) plus the overrides below,
@@ -22,8 +22,11 @@ declare -A OVERRIDES=(
   [adam]="TRAINER.PROMETAR.GATE_GRAD scale OPTIM_VNET.NAME adam"
   [token]="TRAINER.PROMETAR.GATE_GRANULARITY token"
   [tensor]="TRAINER.PROMETAR.GATE_GRANULARITY tensor"
+  # Ablations for comparison: IVLP + the fixed regularizers (no meta step), and no virtual tasks.
+  [fixed_reg]="TRAINER.PROMETAR.FIXED_GAMMA 0.5 TRAINER.PROMETAR.STEP_B False"
+  [no_mixup]="TRAINER.PROMETAR.VIRTUAL_TASKS False"
 )
-CANDIDATES="${CANDIDATES:-paper reference scale adam token tensor}"
+CANDIDATES="${CANDIDATES:-paper reference scale adam token tensor fixed_reg no_mixup}"
 DATASET="${DATASET:-toy_textures}"
 SEEDS="${SEEDS:-1 2 3}"
 OUTPUT="${OUTPUT:-output/gate_test}"

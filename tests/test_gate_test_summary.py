@@ -32,8 +32,8 @@ def test_summary_pairs_the_arms_and_the_base_learner(tmp_path, capsys):
     paper = next(line for line in out.splitlines() if line.startswith("| paper") and "Meta" not in line)
     cells = [c.strip() for c in paper.split("|")[1:-1]]
     # learned - initial: -0.1, -0.2, -0.3 -> mean -0.2, sd 0.1, half-width 4.302653 * 0.1 / sqrt(3) = 0.24841
-    assert cells[5] == "-0.20000 ± 0.24841 [-0.44841, +0.04841] n.s." and cells[7] == "no"
-    assert cells[6].startswith("-0.40000 ± 0.49683") and cells[6].endswith("n.s.")
+    assert cells[5] == "-2.0e-01 ± 2.5e-01 [-4.5e-01, +4.8e-02] n.s." and cells[7] == "no"
+    assert cells[6].startswith("-4.0e-01 ± 5.0e-01") and cells[6].endswith("n.s.")  # half-width 0.49683
     new_vs_ivlp = next(line for line in out.splitlines() if line.startswith("| paper") and "± 0.82" in line)
     assert "+2.00 ± 2.48 [-0.48, +4.48] n.s." in new_vs_ivlp
     assert "token seed 1, token seed 2, token seed 3" in out  # never run: listed, not averaged

@@ -78,7 +78,7 @@ def summary(root: str, dataset: str, seeds: list[int], candidates: list[str]) ->
         d_half = paired_difference(column(r, "meta_learned"), column(r, "meta_gamma_0.5"))
         passes = d_init.verdict == "loses" and d_half.verdict == "loses"  # learned lower than both
         rows.append([c, len(r)] + [mean_std(list(column(r, f"meta_{a}").values()), ".5f") for a in ARMS]
-                    + [text(d_init, ".5f"), text(d_half, ".5f"), "yes" if passes else "no"])
+                    + [text(d_init, ".1e"), text(d_half, ".1e"), "yes" if passes else "no"])
     out += [tabulate(rows, ["Candidate", "Seeds", "Meta-loss learned", "initial gate", "gamma 0.5",
                             "Δ learned − initial", "Δ learned − 0.5", "Passes"], tablefmt="github",
                      disable_numparse=True), ""]
