@@ -1,4 +1,4 @@
-"""The held-out gate test's summary (metaprompt/results/gate_test.py) on fabricated runs, and its script's input checks."""
+"""The held-out gate test's summary (metaprompt/results/gate_test.py) on fabricated runs; its script's input check."""
 from __future__ import annotations
 
 import json

@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from metaprompt.config import config_extension
-from metaprompt.meta.diagnostics import GRAMDiagnostics
 from metaprompt.learners import PromptLearner
+from metaprompt.meta.diagnostics import GRAMDiagnostics
 from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, check_compatible, learner_config,
                                   load_artefact)
 from metaprompt.meta.gram.artefact import artefact_fingerprint
@@ -109,7 +109,6 @@ class GRAM(PromptTrainer):
         self.diagnostics.regulated(grads, {n: regulated[n] for n in grads})
         for name, g in grads.items():
             g.copy_(regulated[name])  # cast back to the gradient's dtype (fp16 under PREC fp16)
-
 
     def after_epoch(self) -> None:
         self.diagnostics.end_epoch(self.epoch, self.write_scalar)  # empty (nothing printed) without the regulator

@@ -70,7 +70,7 @@ def extend_cfg(cfg) -> None:
     # The text teacher's prompt templates ("{}" is the class name); empty: CLIP's 60 ImageNet
     # templates, as the release. A CLIP that never saw their words (the toy world's) needs its own.
     node.TEACHER_TEMPLATES = ()
-    # Ablations (docs/prometar.md, "Ablations"); the defaults are the method.
+    # Ablations and diagnostics (docs/prometar.md, "Config keys"); the defaults are the method.
     node.STEP_B = True  # False: no meta step (the gate never trains; the prompts step only in Step A)
     node.FIXED_GAMMA = -1.0  # >= 0: gamma is this constant instead of the gate's output (e.g. 0.5)
     node.VIRTUAL_TASKS = True  # False: Step B scores the query without manifold mixup (lam = 1)

@@ -28,8 +28,8 @@ from .logparse import harmonic_mean, read_run
 from .stats import paired_difference
 
 ARMS = ("learned", "initial", "gamma_0.5")
-LAST_EPOCH_KEYS = ("grad_ratio_b_over_a", "update_ratio_b_over_a", "gate_grad_snr", "gate_grad_snr_noise", "gate_change",
-                   "gamma_text_mean", "gamma_vision_mean")
+LAST_EPOCH_KEYS = ("grad_ratio_b_over_a", "update_ratio_b_over_a", "gate_grad_snr", "gate_grad_snr_noise",
+                   "gate_change", "gamma_text_mean", "gamma_vision_mean")
 
 
 def run_dir(root: str, name: str, phase: str, trainer: str, dataset: str, seed: int) -> str:
@@ -78,34 +78,27 @@ def summary(root: str, dataset: str, seeds: list[int], candidates: list[str]) ->
         d_half = paired_difference(column(r, "meta_learned"), column(r, "meta_gamma_0.5"))
         passes = d_init.verdict == "loses" and d_half.verdict == "loses"  # learned lower than both
         rows.append([c, len(r)] + [mean_std(list(column(r, f"meta_{a}").values()), ".5f") for a in ARMS]
-                    + [text(d_init, ".1e"), text(d_half, ".1e"), "yes" if passes else "no"])
+                    + [d_init.text(".1e"), d_half.text(".1e"), "yes" if passes else "no"])
     out += [tabulate(rows, ["Candidate", "Seeds", "Meta-loss learned", "initial gate", "gamma 0.5",
                             "Δ learned − initial", "Δ learned − 0.5", "Passes"], tablefmt="github",
                      disable_numparse=True), ""]
     rows = [["IVLP", len(ivlp)] + [mean_std(list(column(ivlp, k).values())) for k in ("Base", "New", "HM")] + ["", ""]]
     for c, r in runs.items():
         rows.append([c, len(r)] + [mean_std(list(column(r, k).values())) for k in ("Base", "New", "HM")]
-                    + [text(paired_difference(column(r, k), column(ivlp, k)), ".2f") for k in ("New", "HM")])
+                    + [paired_difference(column(r, k), column(ivlp, k)).text() for k in ("New", "HM")])
     out += [tabulate(rows, ["Method", "Seeds", "Base", "New", "HM", "Δ New vs IVLP", "Δ HM vs IVLP"],
                      tablefmt="github", disable_numparse=True), ""]
     rows = [[c, len(r)] + [mean_std(list(column(r, k).values()), ".3g") for k in LAST_EPOCH_KEYS]
             for c, r in runs.items()]
     out += ["Last epoch's diagnostics (mean ± std over seeds):", "",
-            tabulate(rows, ["Candidate", "Seeds", "grad B/A", "update B/A", "gate grad SNR", "SNR of noise", "gate drift",
-                            "gamma text", "gamma vision"], tablefmt="github", disable_numparse=True), ""]
+            tabulate(rows, ["Candidate", "Seeds", "grad B/A", "update B/A", "gate grad SNR", "SNR of noise",
+                            "gate drift", "gamma text", "gamma vision"], tablefmt="github", disable_numparse=True),
+            ""]
     missing = [f"{c} seed {s}" for c in candidates for s in seeds if s not in runs[c]]
     missing += [f"IVLP seed {s}" for s in seeds if s not in ivlp]
     if missing:
         out += [f"Unfinished or missing runs (left out): {', '.join(missing)}", ""]
     return "\n".join(out)
-
-
-def text(d, fmt: str) -> str:
-    if d.mean is None:
-        return "—"
-    if d.half_width is None:
-        return f"{d.mean:+{fmt}} (no interval)"
-    return f"{d.mean:+{fmt}} ± {d.half_width:{fmt}} [{d.low:+{fmt}}, {d.high:+{fmt}}] {d.verdict}"
 
 
 def main(argv: list[str] | None = None) -> int:

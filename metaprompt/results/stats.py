@@ -67,12 +67,14 @@ class PairedDifference:
             return "loses"
         return "n.s."
 
-    def text(self) -> str:
+    def text(self, fmt: str = ".2f") -> str:
+        """``+2.00 ± 2.48 [-0.48, +4.48] n.s.`` (numbers in ``fmt``)."""
         if self.mean is None:
             return "—"
         if self.half_width is None:
-            return f"{self.mean:+.2f} (no interval: {len(self.seeds)} paired seed)"
-        return f"{self.mean:+.2f} ± {self.half_width:.2f} [{self.low:+.2f}, {self.high:+.2f}] {self.verdict}"
+            return f"{self.mean:+{fmt}} (no interval: {len(self.seeds)} paired seed)"
+        return (f"{self.mean:+{fmt}} ± {self.half_width:{fmt}} [{self.low:+{fmt}}, {self.high:+{fmt}}] "
+                f"{self.verdict}")
 
 
 def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> PairedDifference:
