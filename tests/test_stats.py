@@ -79,6 +79,7 @@ def test_summary_pairs_each_meta_method_with_its_base_learner(tmp_path, capsys):
     assert "GRAM vs CoOp on ToyShapes: seed(s) 4 only in GRAM; seed(s) 3 only in CoOp: paired over the 2 " \
            "common seed(s) 1 2" in out
     assert "'beats'/'loses' only where the interval excludes 0" in out
+    assert "Average" not in out.split("Paired differences")[1]  # one dataset: no average line to repeat it
 
 
 def test_a_meta_method_without_its_base_runs_gets_one_line(tmp_path, capsys):

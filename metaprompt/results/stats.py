@@ -168,8 +168,8 @@ def compare_with_base(tables: Sequence[Table], label=lambda t: t.trainer) -> tup
         method_data = [r for r in method.rows if r.role == "dataset"]
         for row in method.rows:
             other = base_rows.get(row.dataset)
-            if other is None:
-                continue
+            if other is None or (row.role == "average" and len(method_data) < 2):
+                continue  # an average of one dataset repeats that dataset's line
             comp = Comparison(label(method), label(base), row.label)
             for col in COLUMNS:
                 if row.role == "average":
