@@ -132,3 +132,12 @@ def test_sweep_over_toy_datasets_averages_over_them(repo, script_env):
     assert out.returncode == 0, out.stderr[-3000:]
     average = next(line for line in out.stdout.splitlines() if line.startswith("Average"))
     assert average.startswith("Average (1 datasets)") and "n/a" not in average
+
+
+def test_toy_table_rows_name_a_recipe_that_exists(repo, script_env):
+    env = dict(script_env, TRAINERS="ProMetaR:toy_no_such_row", DATASETS="toy_textures", SEEDS="1")
+    out = subprocess.run(["bash", os.path.join(repo, "scripts", "toy_table.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("error: no toy recipe 'toy_no_such_row' for trainer 'ProMetaR' "
+                                  "(configs/trainers/ProMetaR/toy_no_such_row.yaml); give TRAINER or TRAINER:CFG")

@@ -20,6 +20,7 @@ from PIL import Image
 
 from metaprompt.config import config_extension
 from metaprompt.learners import PromptLearner
+from metaprompt.meta.diagnostics import GRAMDiagnostics
 from metaprompt.meta.gram import (BASE_NODES, add_gram_node, build_learner, check_compatible, learner_config,
                                   load_artefact)
 from metaprompt.meta.gram.artefact import artefact_fingerprint
@@ -74,6 +75,7 @@ class GRAM(PromptTrainer):
 
     def build_model(self) -> None:
         super().build_model()
+        self.diagnostics = GRAMDiagnostics()
         if self.node.USE_REGULATOR:
             self.regulator = self.artefact.build_regulator().to(self.device)
             print(f"GRAM: frozen {self.regulator.describe()}")
@@ -105,3 +107,15 @@ class GRAM(PromptTrainer):
                        f"{self.step_label()}, before the optimizer step",
                        f"a non-finite artefact ({self.node.ARTEFACT}) or a diverged gradient "
                        f"(OPTIM.LR={self.cfg.OPTIM.LR:g})", "Training stopped; nothing was saved for this epoch.")
+        # GRAM's diagnostics: how far the regulator turns and scales the gradients it rewrites.
+        names = [n for n in self.regulator.names if n in grads]  # the tensors it regulates, in one order
+        self.diagnostics.regulated({n: grads[n] for n in names}, {n: modulated[n] for n in names})
+
+    def after_epoch(self) -> None:
+        self.diagnostics.end_epoch(self.epoch, self.write_scalar)  # empty (nothing printed) without the regulator
+        super().after_epoch()
+
+    def after_train(self) -> None:
+        if self.regulator is not None:
+            print(f"GRAM diagnostics: {self.diagnostics.save(self.output_dir)}")
+        super().after_train()

@@ -15,6 +15,7 @@ docs/prometar.md. Evaluation uses the plain prompted model: the gate is training
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
@@ -24,7 +25,9 @@ from metaprompt.clip import autocast
 from metaprompt.config import config_extension
 from metaprompt.errors import ConfigError
 from metaprompt.learners import IVLPLearner, PromptLearner, config_node, entries, get_meta_base
-from metaprompt.meta.gate import GATE_GRADIENT_NORMS, GradientGate, gamma_statistics
+from metaprompt.meta.diagnostics import ProMetaRDiagnostics, heldout_gate_test, preserved_rng
+from metaprompt.meta.gate import GATE_GRADIENT_NORMS, gamma_statistics
+from metaprompt.meta.gate_options import GRANULARITIES, ConstantGate, build_gate, scale_gradients
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
@@ -62,6 +65,19 @@ def extend_cfg(cfg) -> None:
     # The text teacher's prompt templates ("{}" is the class name); empty: CLIP's 60 ImageNet
     # templates, as the release. A CLIP that never saw their words (the toy world's) needs its own.
     node.TEACHER_TEMPLATES = ()
+    # Ablations and diagnostics (docs/prometar.md, "Config keys"); the defaults are the method.
+    node.STEP_B = True  # False: no meta step (the gate never trains; the prompts step only in Step A)
+    node.FIXED_GAMMA = -1.0  # >= 0: gamma is this constant instead of the gate's output (e.g. 0.5)
+    node.VIRTUAL_TASKS = True  # False: Step B scores the query without manifold mixup (lam = 1)
+    # Paper mode only: how the gate learns (issue 10, item 5). GATE_GRAD "unit_rms" normalises its
+    # outer-loss gradient to unit RMS per tensor; "scale" multiplies it by GATE_LOSS_SCALE (use with
+    # OPTIM_VNET.NAME adam for Adam). GATE_GRANULARITY: one gamma per DIM_RATE elements ("element"),
+    # per prompt token ("token") or per tensor ("tensor").
+    node.GATE_GRAD = "unit_rms"
+    node.GATE_LOSS_SCALE = 1.0
+    node.GATE_GRANULARITY = "element"
+    # Episodes of the held-out gate test after training (from the training data; 0: skip it).
+    node.DIAG_EPISODES = 16
     # The gate's optimizer and schedule: Dassl's OPTIM keys and defaults, as in the release.
     cfg.OPTIM_VNET = cfg.OPTIM.clone()
 
@@ -96,6 +112,7 @@ class ProMetaR(PromptTrainer):
                               f"name; these do not: {bad}")
         if node.DIM_RATE < 1:
             raise ConfigError(f"TRAINER.PROMETAR.DIM_RATE must be >= 1, got {node.DIM_RATE}")
+        check_gate_options(node)
 
     def likely_cause(self) -> str:
         return (f"a learning rate or loss scale too high (OPTIM.LR={self.cfg.OPTIM.LR:g}, "
@@ -120,15 +137,19 @@ class ProMetaR(PromptTrainer):
         learner = self.model.prompt_learner
         # Paper: the gate trains in fp32. Reference: the release's gate has the model's dtype.
         gate_dtype = torch.float32 if self.paper_mode else self.model.dtype
-        self.gate = GradientGate(learner.prompts, learner.specs, self.node.DIM_RATE).to(self.device, gate_dtype)
+        self.gate = build_gate(learner.prompts, learner.specs, self.node.DIM_RATE,
+                               self.node.GATE_GRANULARITY).to(self.device, gate_dtype)
+        self.diagnostics = ProMetaRDiagnostics(self.gate)
         n_gate = sum(p.numel() for p in self.gate.parameters())
         print(f"ProMetaR gate: {len(self.gate.mlps)} MLPs ({n_gate:,} parameters, {gate_dtype}), mode {self.node.MODE}")
         self.optim_gate = build_optimizer(self.gate, self.cfg.OPTIM_VNET)
         self.sched_gate = build_lr_scheduler(self.optim_gate, self.cfg.OPTIM_VNET)
         self.register_model(GATE_NAME, self.gate, self.optim_gate, self.sched_gate)
         self._method: ProMetaRMethod | None = None
-        # Paper mode's rescaling of the gate's outer gradient (GATE_GRADIENT_NORMS; unit RMS).
-        self.normalize_gate_gradients = GATE_GRADIENT_NORMS["rms"]
+        # Paper mode's rescaling of the gate's outer gradient: unit RMS (GATE_GRADIENT_NORMS), or
+        # GATE_GRAD "scale": the gate's own outer-loss scale GATE_LOSS_SCALE.
+        self.normalize_gate_gradients = (functools.partial(scale_gradients, factor=self.node.GATE_LOSS_SCALE)
+                                         if self.node.GATE_GRAD == "scale" else GATE_GRADIENT_NORMS["rms"])
         self._gamma_stats: dict[str, float] = {}
 
     @property
@@ -142,7 +163,8 @@ class ProMetaR(PromptTrainer):
             settings = ProMetaRSettings(text_weight=node.TEXT_REG_WEIGHT, image_weight=node.IMAGE_REG_WEIGHT,
                                         adapt_lr=node.ADAPT_LR, first_order=node.FAST_ADAPTATION,
                                         mixup_alpha=node.MIXUP_ALPHA, mixup_beta=node.MIXUP_BETA)
-            self._method = ProMetaRMethod(self.model, self.gate, teacher, settings)
+            gate = ConstantGate(node.FIXED_GAMMA) if node.FIXED_GAMMA >= 0 else self.gate
+            self._method = ProMetaRMethod(self.model, gate, teacher, settings)
         return self._method
 
     def inference_model_names(self) -> list[str]:
@@ -152,6 +174,7 @@ class ProMetaR(PromptTrainer):
     def forward_backward(self, batch) -> dict:
         images, labels = self.parse_batch_train(batch)
         method, node = self.method, self.node
+        self.diagnostics.before_step(method.prompts())
         # Step A: the prompts step with the gated gradient.
         with autocast(self.prec, self.device):
             teacher_images = method.image_teacher(images)
@@ -171,10 +194,12 @@ class ProMetaR(PromptTrainer):
         else:
             with self.gradient_hook(functools.partial(self._gate_step, g_reg)):
                 self.backward_and_update(step_loss, names=[MODEL_NAME])
+        self.diagnostics.after_step("a", method.prompts())
+        self.diagnostics.gamma(self._gamma_stats)
         summary = {"loss": losses.ce.item(), "acc": compute_accuracy(losses.logits, labels),
                    "reg_text": losses.text_reg.item(), "reg_image": losses.image_reg.item(), **self._gamma_stats}
         # Step B: one-class-held-out episode; reaches the prompts and the gate.
-        episode = sample_episode(labels, node.MIXUP_ALPHA, node.MIXUP_BETA)
+        episode = sample_episode(labels, node.MIXUP_ALPHA, node.MIXUP_BETA, node.VIRTUAL_TASKS) if node.STEP_B else None
         if episode is not None:
             with autocast(self.prec, self.device):
                 meta_loss = method.meta_loss(images, labels, episode, teacher_images)
@@ -184,6 +209,8 @@ class ProMetaR(PromptTrainer):
                 outer, rewrite = meta_loss * node.LR_RATIO, _unchanged
             with self.gradient_hook(rewrite):
                 self.backward_and_update(outer, names=[MODEL_NAME, GATE_NAME])
+            self.diagnostics.after_step("b", method.prompts())
+            self.diagnostics.gate_gradient()
             summary["loss_meta"] = meta_loss.item()
         if (self.batch_idx + 1) == self.num_batches:
             # The release builds the gate's scheduler but never steps it (reference mode keeps that).
@@ -203,10 +230,12 @@ class ProMetaR(PromptTrainer):
         self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
 
     def _gate_step(self, g_reg: dict[str, torch.Tensor]) -> None:
-        """Step A: the prompts' gradient is ``g_ce`` (just back-propagated); the gate makes it
-        ``g_ce + gamma * g_reg`` through the base trainer's hook."""
-        self.apply_modulator(self.gate, {"reg": g_reg})
-        self._gamma_stats = gamma_statistics(self.gate.last_gamma, self.model.prompt_learner.specs)
+        """Step A: the prompts' gradient is ``g_ce`` (just back-propagated); the method's gate (the
+        learned one, or a constant under FIXED_GAMMA) makes it ``g_ce + gamma * g_reg`` through the
+        base trainer's hook."""
+        gate = self.method.gate
+        self.apply_modulator(gate, {"reg": g_reg})
+        self._gamma_stats = gamma_statistics(gate.last_gamma, self.model.prompt_learner.specs)
 
     @torch.no_grad()
     def _scale_meta_grads(self) -> None:
@@ -228,4 +257,64 @@ class ProMetaR(PromptTrainer):
         if self._gamma_stats:
             stats = " | ".join(f"{k} {v:.6f}" for k, v in self._gamma_stats.items())
             print(f"ProMetaR gate ({self.node.MODE} mode) after epoch {self.epoch + 1}: {stats}")
+        self.diagnostics.end_epoch(self.epoch, self.write_scalar)
         super().after_epoch()
+
+    def after_train(self) -> None:
+        """The held-out gate test, then the diagnostics file, before the final test."""
+        if self.node.DIAG_EPISODES > 0:
+            self.diagnostics.final["heldout_gate_test"] = self.heldout_gate_test(self.node.DIAG_EPISODES)
+            print(f"ProMetaR held-out gate test: {self.diagnostics.final['heldout_gate_test']}")
+        print(f"ProMetaR diagnostics: {self.diagnostics.save(self.output_dir)}")
+        super().after_train()
+
+    def heldout_gate_test(self, n_episodes: int) -> dict:
+        """Step B's outer loss on ``n_episodes`` episodes of the training data (fixed seed; the test
+        split is never read) with the learned gate, the gate at its initial weights, and gamma 0.5."""
+        node = self.node
+        episodes = []
+        with preserved_rng():
+            torch.manual_seed(0)
+            while len(episodes) < n_episodes:
+                for batch in self.train_loader_x:
+                    images, labels = self.parse_batch_train(batch)
+                    episode = sample_episode(labels, node.MIXUP_ALPHA, node.MIXUP_BETA, node.VIRTUAL_TASKS)
+                    if episode is not None:
+                        episodes.append((images, labels, episode))
+                    if len(episodes) == n_episodes:
+                        break
+                if not episodes:
+                    return {"episodes": 0, "note": "no batch holds two classes"}
+        method = self.method
+        # The objective's value does not depend on first or second order; first order is cheaper.
+        settings = dataclasses.replace(method.settings, first_order=True)
+
+        def meta_losses(gate) -> list[float]:
+            scorer = ProMetaRMethod(self.model, gate, method.text_teacher, settings)
+            out = []
+            for images, labels, episode in episodes:
+                with autocast(self.prec, self.device):
+                    out.append(scorer.meta_loss(images, labels, episode).item())
+            return out
+
+        gates = {"learned": method.gate, "initial": self.diagnostics.initial_gate_copy(),
+                 "gamma_0.5": ConstantGate(0.5)}
+        return heldout_gate_test(meta_losses, gates)
+
+
+def check_gate_options(node) -> None:
+    """The gate options of issue 10 (item 5) exist in paper mode only; reference stays the release."""
+    if node.GATE_GRAD not in ("unit_rms", "scale"):
+        raise ConfigError(f"TRAINER.PROMETAR.GATE_GRAD={node.GATE_GRAD!r} is not supported; "
+                          "choose 'unit_rms' or 'scale'")
+    if node.GATE_GRANULARITY not in GRANULARITIES:
+        raise ConfigError(f"TRAINER.PROMETAR.GATE_GRANULARITY={node.GATE_GRANULARITY!r} is not supported; choose one "
+                          f"of {GRANULARITIES}")
+    if node.MODE == "reference" and (node.GATE_GRAD != "unit_rms" or node.GATE_GRANULARITY != "element"):
+        raise ConfigError("TRAINER.PROMETAR.GATE_GRAD and GATE_GRANULARITY are paper-mode options; reference mode is "
+                          "the release's gate. Set MODE paper, or leave them at their defaults.")
+    if node.FIXED_GAMMA >= 0 and not node.FIXED_GAMMA <= 1:
+        raise ConfigError(f"TRAINER.PROMETAR.FIXED_GAMMA={node.FIXED_GAMMA} must be in [0, 1] (a sigmoid's range), "
+                          "or negative for the learned gate")
+    if node.DIAG_EPISODES < 0:
+        raise ConfigError(f"TRAINER.PROMETAR.DIAG_EPISODES must be >= 0, got {node.DIAG_EPISODES}")

@@ -61,8 +61,9 @@ class Episode:
     mix: torch.Tensor  # (n_query,) index into ``support`` of each query sample's partner
 
 
-def sample_episode(labels: torch.Tensor, alpha: float = 0.5, beta: float = 0.5) -> Episode | None:
-    """Hold one class present in the batch out at random; ``None`` when the batch has one class."""
+def sample_episode(labels: torch.Tensor, alpha: float = 0.5, beta: float = 0.5, mixup: bool = True) -> Episode | None:
+    """Hold one class present in the batch out at random; ``None`` when the batch has one class.
+    ``mixup=False``: no virtual tasks, every query sample keeps its own image (lam = 1)."""
     classes = labels.unique()
     if len(classes) < 2:
         return None
@@ -70,6 +71,8 @@ def sample_episode(labels: torch.Tensor, alpha: float = 0.5, beta: float = 0.5) 
     query = (labels == held_out).nonzero().flatten()
     support = (labels != held_out).nonzero().flatten()
     lam = torch.distributions.Beta(float(alpha), float(beta)).sample((len(query),)).to(labels.device)
+    if not mixup:
+        lam = torch.ones_like(lam)  # drawn anyway, so the random stream is the same as with mixup
     mix = torch.randint(len(support), (len(query),)).to(labels.device)
     return Episode(query, support, lam, mix)
 

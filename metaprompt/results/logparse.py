@@ -22,6 +22,7 @@ _ACC = re.compile(r"^\* accuracy: ([0-9.]+)%", re.M)
 _EVAL_SPLIT = re.compile(r"^Evaluate on the \*(\w+)\* set", re.M)
 _BACKBONE = re.compile(r"^\s*NAME: (\S+)", re.M)
 _GRAM_ARTEFACT = re.compile(r"^GRAM artefact: (.+) \(fingerprint (\w+)", re.M)
+_BASE_LEARNER = re.compile(r"^(?:ProMetaR|GRAM) wraps (\w+)", re.M)  # a meta method's wrapped learner
 LOG_NAME = "log.txt"
 
 
@@ -32,6 +33,7 @@ class RunResult:
     backbone: str | None = None
     log: str | None = None  # the log the result came from (or the newest log when unfinished)
     gram_artefact: str | None = None  # "PATH (fingerprint FP)": the GRAM artefact the run used
+    base_learner: str | None = None  # the learner a meta method wraps (ProMetaR's or GRAM's BASE)
 
     @property
     def finished(self) -> bool:
@@ -76,6 +78,11 @@ def _gram_artefact(text: str) -> str | None:
     return f"{found[-1][0]} (fingerprint {found[-1][1]})" if found else None
 
 
+def _base_learner(text: str) -> str | None:
+    found = _BASE_LEARNER.findall(text)
+    return found[-1] if found else None
+
+
 def read_run(run_dir: str) -> RunResult:
     logs = run_logs(run_dir)
     if not logs:
@@ -86,9 +93,9 @@ def read_run(run_dir: str) -> RunResult:
             text = f.read()
         accuracy = parse_log(text)
         if newest is None:
-            newest = RunResult(run_dir, None, _backbone(text), log, _gram_artefact(text))
+            newest = RunResult(run_dir, None, _backbone(text), log, _gram_artefact(text), _base_learner(text))
         if accuracy is not None:
-            return RunResult(run_dir, accuracy, _backbone(text), log, _gram_artefact(text))
+            return RunResult(run_dir, accuracy, _backbone(text), log, _gram_artefact(text), _base_learner(text))
     return newest
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from ..learners.registry import learner_names
+from .stats import PAIRED_NOTE, compare_with_base
 from .table_types import Cell, Table
 
 DASH = "—"
@@ -70,6 +71,7 @@ def to_terminal(tables: list[Table]) -> str:
         out.append("Notes:")
         out += [f"  - {n}" for n in notes]
         out.append("")
+    out += paired_section(tables, lambda t: f"{t.trainer} ({t.cfg})")
     return "\n".join(out)
 
 
@@ -82,6 +84,7 @@ def to_markdown(tables: list[Table]) -> str:
         if problems:
             out += ["**Missing or unfinished runs (not averaged):**", ""] + [f"- {p}" for p in problems] + [""]
         out += [f"- {n}" for n in notes] + [""]
+    out += paired_section(tables, lambda t: f"{t.trainer} ({t.cfg})")
     return "\n".join(out)
 
 
@@ -156,12 +159,28 @@ def to_summary(tables: list[Table]) -> str:
             if row is not None:
                 rows.append([label, method] + [cell_text(row.cells[c]) for c in columns])
     out = [tabulate(rows, ["Dataset", "Method"] + columns, tablefmt="github", disable_numparse=True), ""]
+    out += paired_section(tables, lambda t: labels[tables.index(t)])
     problems = [f"{t.trainer}: {p.describe()}" for t in tables for p in t.problems]
     if problems:
         out += ["**Missing or unfinished runs (not averaged):**", ""] + [f"- {p}" for p in problems] + [""]
     notes = list(dict.fromkeys(n for t in tables for n in t.notes))  # shared notes once
     out += [f"- {n}" for n in notes] + [""]
     return "\n".join(out)
+
+
+def paired_section(tables: list[Table], label=lambda t: t.trainer) -> list[str]:
+    """Markdown lines: each meta method against its base learner (metaprompt.results.stats)."""
+    comparisons, notes = compare_with_base(tables, label)
+    if not comparisons and not notes:
+        return []
+    out = ["**Paired differences against the base learner (95% interval over seeds):**", ""]
+    if comparisons:
+        rows = [[c.dataset, f"{c.method} − {c.base}", c.diffs["New"].text(), c.diffs["HM"].text(),
+                 " ".join(map(str, c.diffs["New"].seeds))] for c in comparisons]
+        out += [tabulate(rows, ["Dataset", "Comparison", "Δ New", "Δ HM", "Paired seeds"], tablefmt="github",
+                         disable_numparse=True), ""]
+    out += [f"- {n}" for n in [PAIRED_NOTE, *notes]] + [""]
+    return out
 
 
 def render(tables: list[Table], fmt: str) -> str:

@@ -50,6 +50,7 @@ class Table:
     compare: list[str]
     problems: list[Problem]
     notes: list[str]
+    base_learner: str | None = None  # the learner a meta method wraps (from its logs), for paired comparisons
 
     @property
     def title(self) -> str:

@@ -192,15 +192,20 @@ class _Builder:
         artefacts = sorted({r.result.gram_artefact for r in runs if r.result.finished and r.result.gram_artefact})
         if artefacts:  # which meta-training the GRAM numbers come from
             notes.append(f"GRAM artefact{'s' if len(artefacts) > 1 else ''}: {'; '.join(artefacts)}")
+        wrapped = sorted({r.result.base_learner for r in runs if r.result.finished and r.result.base_learner})
+        if len(wrapped) > 1:
+            notes.append(f"these runs wrap different base learners ({', '.join(wrapped)}): not compared with one")
         if self.compare and self.setting.name == "base2new":
             notes.append("published: the method papers' numbers (published_results.csv, ViT-B/16, 16 shots, "
                          "seeds 1-3); '—' where a number is not available")
         return Table(self.setting.name, trainer, cfg, shots, tuple(seeds), columns, rows,
-                     self.compare if self.setting.name == "base2new" else [], problems, notes)
+                     self.compare if self.setting.name == "base2new" else [], problems, notes,
+                     wrapped[0] if len(wrapped) == 1 else None)
 
 
-def build_tables(root: str, setting: str = "base2new", trainer: str | None = None, cfg: str | None = None,
-                 shots: int | None = None, seeds: tuple[int, ...] | None = None,
+def build_tables(root: str, setting: str = "base2new", trainer: str | None = None,
+                 cfg: str | tuple[str, ...] | None = None, shots: int | None = None,
+                 seeds: tuple[int, ...] | None = None,
                  compare: list[str] | None = None, datasets: tuple[str, ...] | None = None) -> list[Table]:
     """One table per (trainer, recipe[, shots]) found under ``root`` for ``setting``.
 
@@ -214,7 +219,8 @@ def build_tables(root: str, setting: str = "base2new", trainer: str | None = Non
         spec = dataclasses.replace(spec, average_over=tuple(datasets))
         sources = {g.subtree for g in spec.groups if g.role == "source"}
         runs = [r for r in runs if r.dataset in datasets or r.subtree in sources]
-    runs = [r for r in runs if (trainer is None or r.trainer == trainer) and (cfg is None or r.cfg == cfg)
+    cfgs = (cfg,) if isinstance(cfg, str) else cfg  # one recipe or several
+    runs = [r for r in runs if (trainer is None or r.trainer == trainer) and (cfgs is None or r.cfg in cfgs)
             and (shots is None or r.shots == shots)]
     if spec.name == "fewshot":
         keys = sorted({(r.trainer, r.cfg) for r in runs})
@@ -245,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="terminal")
     p.add_argument("--figure", metavar="PNG", help="also write a figure (per-dataset HM or accuracy) to this file")
     p.add_argument("--trainer", help="only this trainer (default: every trainer found, one table each)")
-    p.add_argument("--cfg", help="only this recipe (default: every recipe found)")
+    p.add_argument("--cfg", nargs="+", help="only these recipes (default: every recipe found)")
     p.add_argument("--shots", type=int, help="only runs with this many shots")
     p.add_argument("--seeds", type=int, nargs="+", help="the seeds each cell should hold "
                    "(default: every seed found for the trainer and recipe)")
@@ -272,13 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     compare = args.compare
     if compare is None and args.format == "summary":
         compare = []  # the summary has no published columns
-    tables = build_tables(args.root, args.setting, args.trainer, args.cfg, args.shots,
+    cfgs = tuple(args.cfg) if args.cfg else None
+    tables = build_tables(args.root, args.setting, args.trainer, cfgs, args.shots,
                           tuple(args.seeds) if args.seeds else None, compare,
                           tuple(args.datasets) if args.datasets else None)
     if not tables:
         groups = " and ".join(f"{args.root}/{g.subtree}/<dataset>/shots_<K>/<TRAINER>/<CFG>/seed<S>/"
                               for g in SETTINGS[args.setting].groups)
-        filters = ", ".join(f"{k}={v}" for k, v in (("trainer", args.trainer), ("cfg", args.cfg),
+        cfg_filter = " ".join(cfgs) if cfgs else None
+        filters = ", ".join(f"{k}={v}" for k, v in (("trainer", args.trainer), ("cfg", cfg_filter),
                                                      ("shots", args.shots)) if v is not None)
         print(f"error: no {args.setting} runs found{' for ' + filters if filters else ''}; expected {groups}",
               file=sys.stderr)
