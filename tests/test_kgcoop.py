@@ -10,8 +10,11 @@ import torch.nn.functional as F
 
 from metaprompt.clip import build_tiny_clip
 from metaprompt.clip.openai import clip
+from metaprompt.config import build_cfg
+from metaprompt.errors import ConfigError
 from metaprompt.learners import PromptedCLIP
 from metaprompt.learners.kgcoop import KgCoOpLearner
+from metaprompt.runtime import build_trainer
 
 CLASSNAMES = ["red circle", "blue square", "green triangle"]
 
@@ -67,8 +70,6 @@ def test_new_classes_refresh_the_knowledge_and_a_template_is_checked(clip_model)
 
 
 def gram_cfg(repo, root, out, *opts):
-    from metaprompt.config import build_cfg
-
     return build_cfg(os.path.join(repo, "configs/datasets/synthetic.yaml"),
                      os.path.join(repo, "configs/trainers/GRAM/smoke.yaml"),
                      ["DATASET.NUM_SHOTS", "2", "TRAINER.GRAM.BASE", "KgCoOp", "TRAINER.GRAM.USE_INIT", "False",
@@ -77,9 +78,6 @@ def gram_cfg(repo, root, out, *opts):
 
 
 def test_gram_wraps_kgcoop_with_its_loss_and_refuses_class_specific_contexts(repo, synthetic_root, tmp_path):
-    from metaprompt.errors import ConfigError
-    from metaprompt.runtime import build_trainer
-
     with pytest.raises(ConfigError, match=r"GRAM cannot wrap KgCoOp with class-specific contexts "
                                           r"\(TRAINER.KGCOOP.CSC True\)"):
         build_trainer(gram_cfg(repo, synthetic_root, tmp_path / "csc", "TRAINER.KGCOOP.CSC", "True"))
@@ -93,9 +91,6 @@ def test_gram_wraps_kgcoop_with_its_loss_and_refuses_class_specific_contexts(rep
 
 
 def test_prometar_wraps_kgcoop_from_its_own_node(repo, synthetic_root, tmp_path):
-    from metaprompt.config import build_cfg
-    from metaprompt.runtime import build_trainer
-
     cfg = build_cfg(os.path.join(repo, "configs/datasets/synthetic.yaml"),
                     os.path.join(repo, "configs/trainers/ProMetaR/smoke_coop.yaml"),
                     ["DATASET.NUM_SHOTS", "2", "TRAINER.PROMETAR.BASE", "KgCoOp", "TRAINER.KGCOOP.N_CTX", "2",

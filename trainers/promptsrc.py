@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from metaprompt.clip import autocast
 from metaprompt.errors import ConfigError
@@ -77,7 +78,7 @@ class PromptSRC(PromptTrainer):
         frozen_images = image_teacher(model, images)
         with torch.no_grad():
             zero_shot = model.logit_scale.exp().float() * frozen_images @ self.teacher_text.t().to(frozen_images)
-        parts = {"loss_ce": torch.nn.functional.cross_entropy(logits, labels),
+        parts = {"loss_ce": F.cross_entropy(logits, labels),
                  "loss_scl_text": node.TEXT_LOSS_WEIGHT * feature_l1(text_features, self.teacher_text),
                  "loss_scl_image": node.IMAGE_LOSS_WEIGHT * feature_l1(image_features, frozen_images),
                  "loss_scl_logits": logit_kl(logits, zero_shot)}

@@ -80,9 +80,9 @@ def build_learner(cfg: CN, token_embedding, vision_width: int, n_cls: int) -> Pr
     base = check_base(cfg)
     node = cfg.TRAINER[BASE_NODES[base]]
     if node.get("CSC", False):  # CoOp and KgCoOp
-        raise ConfigError(f"GRAM cannot wrap {base} with class-specific contexts (TRAINER.{BASE_NODES[base]}.CSC True): "
-                          "a meta-learned initialization must not depend on the label set. Set "
-                          f"TRAINER.{BASE_NODES[base]}.CSC False.")
+        key = f"TRAINER.{BASE_NODES[base]}.CSC"
+        raise ConfigError(f"GRAM cannot wrap {base} with class-specific contexts ({key} True): a meta-learned "
+                          f"initialization must not depend on the label set. Set {key} False.")
     return LEARNERS[base].from_cfg(node, token_embedding, vision_width, n_cls, dataset_name=cfg.DATASET.NAME)
 
 
