@@ -12,19 +12,14 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .ivlp import IVLPLearner
+from .ivlp import IVLPConfig, IVLPLearner
 from .registry import register_learner
 
 
 @dataclass(frozen=True)
-class PromptSRCConfig:
-    """``TRAINER.PROMPTSRC``, the PromptSRC release's keys and defaults (ints where the release's are)."""
-    N_CTX_VISION: int = 4
-    N_CTX_TEXT: int = 4
-    CTX_INIT: str = "a photo of a"
-    PREC: str = "fp16"  # fp16, fp32, amp or bf16
-    PROMPT_DEPTH_VISION: int = 9  # counts the input layer
-    PROMPT_DEPTH_TEXT: int = 9
+class PromptSRCConfig(IVLPConfig):
+    """``TRAINER.PROMPTSRC``, the PromptSRC release's keys and defaults: IVLP's (the same release's)
+    and its regularizers' (ints where the release's are)."""
     TEXT_LOSS_WEIGHT: float = 25  # L1 text-feature regularizer
     IMAGE_LOSS_WEIGHT: float = 10  # L1 image-feature regularizer
     GPA_MEAN: float = 15  # Gaussian prompt aggregation over epochs 1..MAX_EPOCH: mean and std (epochs)
