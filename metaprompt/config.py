@@ -8,7 +8,7 @@ closest existing keys.
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 from yacs.config import CfgNode as CN
@@ -17,6 +17,8 @@ from .errors import ConfigError
 from .runtime import get_cfg_default
 
 _EXTENSIONS: list[Callable[[CN], None]] = []
+# Trainer name -> (key, value) -> (key, value): a release that keeps a trainer's keys elsewhere.
+_DIALECTS: dict[str, Callable[[str, Any], tuple[str, Any]]] = {}
 
 
 def config_extension(fn: Callable[[CN], None]) -> Callable[[CN], None]:
@@ -24,6 +26,36 @@ def config_extension(fn: Callable[[CN], None]) -> Callable[[CN], None]:
     if fn not in _EXTENSIONS:
         _EXTENSIONS.append(fn)
     return fn
+
+
+def config_dialect(trainer: str, translate: Callable[[str, Any], tuple[str, Any]]) -> None:
+    """Read ``trainer``'s YAML files and opts through ``translate`` (e.g. KgCoOp's release keeps
+    its keys in ``TRAINER.COOP``), so its release's files load unchanged."""
+    _DIALECTS[trainer] = translate
+
+
+def _flat(data: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for k, v in data.items():
+        out += _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+    return out
+
+
+def _merge_file_in_dialect(cfg: CN, path: str, translate: Callable[[str, Any], tuple[str, Any]]) -> None:
+    """A YAML file whose keys ``translate`` moves is merged key by key; any other file as usual."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        data = None  # merge_from_file says what is wrong
+    pairs = _flat(data) if isinstance(data, dict) and "_BASE_" not in data else []
+    moved = [translate(k, v) for k, v in pairs]
+    if moved == pairs:
+        merge_from_file(cfg, path)
+        return
+    print(f"{path}: read in {cfg.TRAINER.NAME}'s release layout: "
+          + ", ".join(f"{k} -> {n}" for (k, _), (n, _) in zip(pairs, moved) if k != n))
+    merge_from_list(cfg, [x for kv in moved for x in kv], source=path)
 
 
 def extend_cfg(cfg: CN) -> None:
@@ -87,10 +119,19 @@ def build_cfg(dataset_config_file: str = "", config_file: str = "", opts: Iterab
     """The whole precedence chain; ``args_overrides`` holds the values set by CLI arguments."""
     cfg = get_cfg_default()
     extend_cfg(cfg)
+    opts = list(opts)
+    trainer = (args_overrides or {}).get("TRAINER.NAME") or dict(zip(opts[::2], opts[1::2])).get("TRAINER.NAME")
+    translate = _DIALECTS.get(trainer or "")
+    if translate is not None:
+        cfg.TRAINER.NAME = trainer
+        opts = [x for k, v in zip(opts[::2], opts[1::2]) for x in translate(k, v)] + opts[len(opts) // 2 * 2:]
     if dataset_config_file:
         merge_from_file(cfg, dataset_config_file)
     if config_file:
-        merge_from_file(cfg, config_file)
+        if translate is not None:
+            _merge_file_in_dialect(cfg, config_file, translate)
+        else:
+            merge_from_file(cfg, config_file)
     for key, value in (args_overrides or {}).items():
         merge_from_list(cfg, [key, value], source="command-line arguments")
     merge_from_list(cfg, opts)

@@ -103,3 +103,40 @@ def test_prometar_wraps_kgcoop_from_its_own_node(repo, synthetic_root, tmp_path)
     trainer.epoch, trainer.batch_idx, trainer.num_batches = 0, 0, 10
     summary = trainer.forward_backward(next(iter(trainer.train_loader_x)))
     assert "loss_meta" in summary and torch.isfinite(learner.prompts["text_ctx"]).all()
+
+
+# The KgCoOp release's base-to-new recipe as its repository ships it (configs/trainers/KgCoOp/
+# vit_b16_ep100_ctxv1.yaml): its keys live in TRAINER.COOP, and CTX_INIT is a switch. Its
+# base2new script adds TRAINER.COOP.N_CTX / CSC / W / CLASS_TOKEN_POSITION on the command line.
+RELEASE_YAML = """\
+OPTIM:
+  NAME: "sgd"
+  LR: 0.002
+  MAX_EPOCH: 100
+MODEL:
+  BACKBONE:
+    NAME: "ViT-B/16"
+TRAINER:
+  COOP:
+    CTX_INIT: {ctx_init}
+"""
+RELEASE_OPTS = ["TRAINER.COOP.N_CTX", "4", "TRAINER.COOP.CSC", "False", "TRAINER.COOP.W", "8.0",
+                "TRAINER.COOP.CLASS_TOKEN_POSITION", "end"]
+
+
+@pytest.mark.parametrize("ctx_init, expected", [("True", "a photo of a"), ("False", "")])
+def test_the_releases_yaml_and_opts_load_unchanged_into_kgcoops_node(tmp_path, ctx_init, expected):
+    path = tmp_path / "vit_b16_ep100_ctxv1.yaml"
+    path.write_text(RELEASE_YAML.format(ctx_init=ctx_init))
+    cfg = build_cfg(config_file=str(path), opts=RELEASE_OPTS, args_overrides={"TRAINER.NAME": "KgCoOp"})
+    node = cfg.TRAINER.KGCOOP
+    assert (node.CTX_INIT, node.N_CTX, node.CSC, node.W, node.CLASS_TOKEN_POSITION) == (expected, 4, False, 8.0, "end")
+    assert cfg.OPTIM.MAX_EPOCH == 100 and cfg.MODEL.BACKBONE.NAME == "ViT-B/16"
+    assert cfg.TRAINER.COOP == build_cfg().TRAINER.COOP  # CoOp's own node is left alone
+
+
+def test_the_releases_layout_is_read_only_for_kgcoop(tmp_path):
+    path = tmp_path / "vit_b16_ep100_ctxv1.yaml"
+    path.write_text(RELEASE_YAML.format(ctx_init="True"))
+    with pytest.raises(ConfigError, match="CTX_INIT"):  # CoOp's CTX_INIT is words, not a switch
+        build_cfg(config_file=str(path), args_overrides={"TRAINER.NAME": "CoOp"})

@@ -7,7 +7,7 @@ training needs more (zero-shot CLIP, PromptSRC) has its own trainer module, mark
 """
 from __future__ import annotations
 
-from metaprompt.config import config_extension
+from metaprompt.config import config_dialect, config_extension
 from metaprompt.learners import config_node, entries, get_learner
 from metaprompt.runtime import register_trainer
 
@@ -20,6 +20,8 @@ _TRAINERS: dict[str, type[PromptTrainer]] = {}
 def extend_cfg(cfg) -> None:
     for entry in entries():
         cfg.TRAINER[entry.node] = config_node(entry.config)
+        if entry.release_keys is not None:  # its release's YAML and opts keep the keys elsewhere
+            config_dialect(entry.name, entry.release_keys)
 
 
 def learner_trainer(name: str, base: type[PromptTrainer] = PromptTrainer, module: str = __name__,

@@ -9,7 +9,7 @@ the hand-crafted prompt (``TEMPLATE``, "a photo of a {}."). On unit vectors
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,18 @@ class KgCoOpConfig:
     TEMPLATE: str = "a photo of a {}."
 
 
-@register_learner("KgCoOp", "KGCOOP", KgCoOpConfig, recipe="vit_b16_ep100_ctxv1")
+def from_release(key: str, value: Any) -> tuple[str, Any]:
+    """The release's keys live in ``TRAINER.COOP`` (``W`` included) and its ``CTX_INIT`` is a
+    switch: True initialises the context from "a photo of a", False at random."""
+    if not key.startswith("TRAINER.COOP."):
+        return key, value
+    name = key.rpartition(".")[2]
+    if name == "CTX_INIT" and str(value) in ("True", "False"):
+        value = "a photo of a" if str(value) == "True" else ""
+    return f"TRAINER.KGCOOP.{name}", value
+
+
+@register_learner("KgCoOp", "KGCOOP", KgCoOpConfig, recipe="vit_b16_ep100_ctxv1", release_keys=from_release)
 class KgCoOpLearner(CoOpLearner):
     def __init__(self, token_embedding: nn.Embedding, n_cls: int, weight: float = KgCoOpConfig.W,
                  template: str = KgCoOpConfig.TEMPLATE, **coop) -> None:

@@ -33,6 +33,9 @@ class LearnerEntry:
     dataset_recipes: Mapping[str, str] = field(default_factory=dict)  # dataset -> recipe where it differs
     # Why ProMetaR and GRAM cannot wrap it (empty: they can). One line, shown on a bad BASE.
     not_a_meta_base: str = ""
+    # Where the learner's release keeps its keys elsewhere: (key, value) as the release's YAML and
+    # opts write them -> (key, value) here, so its files load unchanged (None: nothing to translate).
+    release_keys: Callable[[str, Any], tuple[str, Any]] | None = None
 
     @property
     def meta_base(self) -> bool:
@@ -53,7 +56,8 @@ _REGISTRY: dict[str, LearnerEntry] = {}
 
 
 def register_learner(name: str, node: str, config: type, recipe: str, dataset_recipes: Mapping[str, str] | None = None,
-                     not_a_meta_base: str = "") -> Callable[[type], type]:
+                     not_a_meta_base: str = "",
+                     release_keys: Callable[[str, Any], tuple[str, Any]] | None = None) -> Callable[[type], type]:
     """Class decorator: add a learner to the registry (registration order is the tables' order)."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"{name}: the config of a learner must be a dataclass, got {config!r}")
@@ -62,7 +66,8 @@ def register_learner(name: str, node: str, config: type, recipe: str, dataset_re
         if name in _REGISTRY and _REGISTRY[name].learner.__qualname__ != cls.__qualname__:
             raise ValueError(f"Two learners are registered as {name!r}: {_REGISTRY[name].learner} and {cls}")
         cls.Config = config
-        _REGISTRY[name] = LearnerEntry(name, node, cls, config, recipe, dict(dataset_recipes or {}), not_a_meta_base)
+        _REGISTRY[name] = LearnerEntry(name, node, cls, config, recipe, dict(dataset_recipes or {}), not_a_meta_base,
+                                       release_keys)
         return cls
 
     return add
