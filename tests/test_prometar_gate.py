@@ -9,7 +9,7 @@ from metaprompt.clip import build_tiny_clip
 from metaprompt.learners import IVLPLearner, PromptedCLIP, PromptSpec
 from metaprompt.meta.gate import GradientGate, gamma_statistics
 from metaprompt.meta.regularizers import text_teacher
-from metaprompt.meta.templates import IMAGENET_TEMPLATES
+from metaprompt.clip.templates import IMAGENET_TEMPLATES
 
 
 def ivlp_shapes(n_ctx_text=4, n_ctx_vision=4, depth=9, text_width=512, vision_width=768):

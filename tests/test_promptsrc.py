@@ -15,7 +15,7 @@ import metaprompt  # noqa: F401  (registers trainers and datasets)
 from metaprompt.clip import load_clip
 from metaprompt.clip.openai import clip
 from metaprompt.config import build_cfg
-from metaprompt.meta.templates import IMAGENET_TEMPLATES
+from metaprompt.clip.templates import IMAGENET_TEMPLATES
 from metaprompt.runtime import build_trainer
 from metaprompt.trainers.promptsrc import gpa_weights
 

@@ -31,7 +31,7 @@ from metaprompt.meta.gate_options import GRANULARITIES, ConstantGate, build_gate
 from metaprompt.meta.prometar import ProMetaR as ProMetaRMethod
 from metaprompt.meta.prometar import ProMetaRSettings, sample_episode
 from metaprompt.meta.regularizers import text_teacher
-from metaprompt.meta.templates import IMAGENET_TEMPLATES
+from metaprompt.clip.templates import IMAGENET_TEMPLATES
 from metaprompt.runtime import build_lr_scheduler, build_optimizer, register_trainer
 from metaprompt.runtime.optim import check_optim_cfg
 

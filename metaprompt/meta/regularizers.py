@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..clip.openai import clip
 from ..learners.prompted_clip import PromptedCLIP
-from .templates import IMAGENET_TEMPLATES
+from ..clip.templates import IMAGENET_TEMPLATES
 
 
 def at_least_fp32(x: torch.Tensor) -> torch.dtype:

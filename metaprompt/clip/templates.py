@@ -1,7 +1,8 @@
 """The 60 ImageNet prompt templates of CLIP's prompt-engineering notebook, in PromptSRC's order.
 
-ProMetaR's text teacher averages frozen-CLIP text features over these templates. The list is
-public data (CLIP's notebook, with "a photo of a {}." in front as PromptSRC uses it).
+CLIP's data, used above it: ProMetaR's text teacher averages frozen-CLIP text features over them,
+and the toy world teaches a toy CLIP their words. The list is public data (CLIP's notebook, with
+"a photo of a {}." in front as PromptSRC uses it).
 """
 
 IMAGENET_TEMPLATES = (
