@@ -65,19 +65,7 @@ def describe(scene: Scene, rng: np.random.Generator) -> str:
     if scene.shape is None:
         return _describe_texture(scene, rng)
     sketch = scene.style == "sketch"
-    adjectives = []
-    if scene.size != "medium" and rng.random() < 0.35:
-        adjectives.append(scene.size)
-    if rng.random() < 0.75:
-        adjectives.append(scene.colour)
-    pattern_phrase = ""
-    if not sketch and rng.random() < (0.25 if scene.pattern == "plain" else 0.55):
-        if rng.random() < 0.7:
-            adjectives.append(scene.pattern)
-        else:
-            pattern_phrase = f" with a {scene.pattern} pattern"
-    noun = scene.shape if rng.random() < 0.92 else _choice(rng, ["shape", "object"])
-    phrase = " ".join(adjectives + [noun]) + pattern_phrase
+    phrase = object_phrase(scene, rng)
     where = []
     if not sketch and rng.random() < 0.4:
         where.append(f"on a {scene.background} background")
@@ -88,6 +76,23 @@ def describe(scene: Scene, rng: np.random.Generator) -> str:
     mention_style = rng.random() < (0.5 if scene.style == "photo" else 0.85)
     prefix = _choice(rng, _STYLE_PREFIX[scene.style]) if mention_style else _choice(rng, ["a", "an image of a", ""])
     return _sentence(" ".join(w for w in [prefix, phrase, *where] if w), rng)
+
+
+def object_phrase(scene: Scene, rng: np.random.Generator) -> str:
+    """The object's words: some of size, colour and pattern, then the shape (e.g. "small red striped star")."""
+    adjectives = []
+    if scene.size != "medium" and rng.random() < 0.35:
+        adjectives.append(scene.size)
+    if rng.random() < 0.75:
+        adjectives.append(scene.colour)
+    pattern_phrase = ""
+    if scene.style != "sketch" and rng.random() < (0.25 if scene.pattern == "plain" else 0.55):
+        if rng.random() < 0.7:
+            adjectives.append(scene.pattern)
+        else:
+            pattern_phrase = f" with a {scene.pattern} pattern"
+    noun = scene.shape if rng.random() < 0.92 else _choice(rng, ["shape", "object"])
+    return " ".join(adjectives + [noun]) + pattern_phrase
 
 
 def _describe_texture(scene: Scene, rng: np.random.Generator) -> str:
@@ -117,4 +122,5 @@ def vocabulary() -> list[str]:
     return sorted(words)
 
 
-__all__ = ["HELD_OUT", "HELD_OUT_COLOURS", "HELD_OUT_SHAPES", "STYLE_WEIGHTS", "describe", "sample_scene", "vocabulary"]
+__all__ = ["HELD_OUT", "HELD_OUT_COLOURS", "HELD_OUT_SHAPES", "STYLE_WEIGHTS", "describe", "object_phrase", "sample_scene",
+           "vocabulary"]

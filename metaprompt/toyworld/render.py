@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .conditions import CONDITIONS, Geometry, apply_condition
+
 RES = 32  # output side, the tiny CLIP's input resolution
 SS = 2  # supersampling factor of the drawing canvas
 CANVAS = RES * SS
@@ -44,6 +46,9 @@ class Scene:
     size: str = "medium"
     position: str = "center"
     style: str = "photo"
+    condition: str = "none"  # an image condition of CLIP's templates (conditions.py): blurry, dark, ...
+    count: int = 1  # copies of the object ("a photo of many ..."), each drawn small
+
 
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.colour, COLOURS, "colour"), (self.pattern, PATTERNS, "pattern"),
@@ -53,6 +58,10 @@ class Scene:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {tuple(allowed)}")
         if self.shape is not None and self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}; choose one of {SHAPES}")
+        if self.condition != "none" and self.condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {self.condition!r}; choose one of {('none', *CONDITIONS)}")
+        if not 1 <= self.count <= 6 or (self.count > 1 and self.shape is None):
+            raise ValueError(f"count must be 1 to 6 (and 1 for a texture), got {self.count}")
 
 
 # -- shapes: polygons / ellipses in unit coordinates (radius 1), drawn into a canvas mask --------------
@@ -184,6 +193,21 @@ def _placement(scene: Scene, rng: np.random.Generator) -> tuple[float, float, fl
     return cx * SS, cy * SS, r * SS
 
 
+def _copies(scene: Scene, rng: np.random.Generator) -> tuple[float, float, float, np.ndarray]:
+    """``scene.count`` small copies of the shape at random, mostly non-overlapping places (canvas px)."""
+    mask = np.zeros((CANVAS, CANVAS), np.float32)
+    r = rng.uniform(4.0, 5.5) * SS
+    centres: list[tuple[float, float]] = []
+    for _ in range(scene.count):
+        for _attempt in range(20):
+            cx, cy = rng.uniform(r + SS, CANVAS - r - SS, 2)
+            if all((cx - x) ** 2 + (cy - y) ** 2 > (1.8 * r) ** 2 for x, y in centres):
+                break
+        centres.append((float(cx), float(cy)))
+        mask = np.maximum(mask, shape_mask(scene.shape, cx, cy, r, rng.uniform(-0.3, 0.3)))
+    return CANVAS / 2, CANVAS / 2, CANVAS / 2, mask
+
+
 def _to_mask_img(mask: np.ndarray) -> Image.Image:
     return Image.fromarray((mask * 255).astype(np.uint8))
 
@@ -205,9 +229,11 @@ def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     if scene.shape is None:  # full-frame texture: the pattern fills the image
         cx, cy, r = CANVAS / 2 + rng.uniform(-8, 8), CANVAS / 2 + rng.uniform(-8, 8), CANVAS / 2
         mask = np.ones((CANVAS, CANVAS), np.float32)
-    else:
+    elif scene.count == 1:
         cx, cy, r = _placement(scene, rng)
         mask = shape_mask(scene.shape, cx, cy, r, rng.uniform(-0.3, 0.3))
+    else:
+        cx, cy, r, mask = _copies(scene, rng)
     m = pattern_map(scene.pattern, cx, cy, r, rng)[..., None]
     # Full-frame textures get strong contrast; on an object a softer pattern keeps the silhouette legible.
     fill = colour * (1 - m) + _shade(colour, 0.7 if scene.shape is None else 0.45) * m
@@ -237,6 +263,9 @@ def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     elif style == "pixel":  # an 8-colour-level image at half resolution, blown up
         small = img.reshape(RES // 2, 2, RES // 2, 2, 3).mean(axis=(1, 3))
         img = np.kron(np.round(small / 64) * 64, np.ones((2, 2, 1)))
+    if scene.condition != "none":  # drawn last, as a camera or a file would degrade the picture
+        img = apply_condition(scene.condition, np.clip(img, 0, 255), Geometry(cx / SS, cy / SS, r / SS,
+                              mask.reshape(RES, SS, RES, SS).mean(axis=(1, 3))), rng)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
