@@ -56,6 +56,7 @@ def test_logparse_knows_the_openai_models_and_says_what_a_toy_result_is(tmp_path
 
     assert set(logparse.OPENAI_MODELS) == set(OPENAI_FILES)
     assert logparse.backbone_note("ViT-B/16") is None and "toy world" in logparse.backbone_note("toy-vit")
+    assert "toy world" in logparse.backbone_note("toy-vit-l12")
     assert "smoke run" in logparse.backbone_note("tiny-vit")
     train, test = str(tmp_path / "train"), str(tmp_path / "test")
     write_log(train, 80.0, backbone="toy-vit")

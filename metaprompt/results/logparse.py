@@ -112,8 +112,8 @@ def backbone_note(backbone: str | None) -> str | None:
     """What a result on ``backbone`` is evidence of, when it is not a pretrained OpenAI CLIP."""
     if backbone in OPENAI_MODELS:
         return None
-    if backbone == "toy-vit":
-        return ("backbone 'toy-vit' is the toy world's CLIP (pretrained on rendered scenes, docs/toyworld.md): "
+    if backbone in ("toy-vit", "toy-vit-l12"):
+        return (f"backbone {backbone!r} is the toy world's CLIP (pretrained on rendered scenes, docs/toyworld.md): "
                 "compare methods with each other here, not with published numbers")
     return (f"backbone {backbone!r} is not a pretrained OpenAI CLIP: a smoke run of the pipeline, "
             "not a benchmark result")

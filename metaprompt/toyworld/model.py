@@ -5,8 +5,12 @@ The checkpoint keeps only the token-embedding rows of words the toy world uses (
 makes the shipped fp16 file about a megabyte instead of six. ``load_toy_clip`` rebuilds a
 full :class:`clip.model.CLIP` from it, so everything downstream sees an ordinary CLIP.
 
-The ``toy-vit`` backbone loads, in order: the file named by ``METAPROMPT_TOY_CLIP``, the file
-shipped in the package, the regenerated cache; if none exists it says how to regenerate one.
+Two toy CLIPs are backbones: ``toy-vit`` (4 layers, 64 wide, the default of every toy recipe) and
+``toy-vit-l12`` (12 layers per tower and a 512-wide joint embedding like ViT-B/16's, so the
+release's depth-9 prompts apply; pretrained on the template words too, ``template_world.py``).
+Each loads, in order: the file named by its environment variable (``METAPROMPT_TOY_CLIP``,
+``METAPROMPT_TOY_CLIP_L12``), the file shipped in the package, the regenerated cache; if none
+exists it says how to regenerate one.
 """
 from __future__ import annotations
 
@@ -21,13 +25,23 @@ FORMAT = "metaprompt-toy-clip-v1"
 TOY_VIT = dict(embed_dim=64, image_resolution=32, vision_layers=4, vision_width=64, vision_patch_size=8,
                context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=2,
                transformer_layers=4)
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "toy_clip.pt")
+# ViT-B/16's depth and joint width; towers stay 64 wide so that it pretrains on a CPU in about an hour.
+TOY_VIT_L12 = dict(TOY_VIT, embed_dim=512, vision_layers=12, transformer_layers=12)
+_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+# backbone name -> (file name, architecture, environment variable naming a file to load instead)
+TOY_BACKBONES = {"toy-vit": ("toy_clip.pt", TOY_VIT, "METAPROMPT_TOY_CLIP"),
+                 "toy-vit-l12": ("toy_clip_l12.pt", TOY_VIT_L12, "METAPROMPT_TOY_CLIP_L12")}
+SHIPPED = os.path.join(_DATA, "toy_clip.pt")
 EMBEDDING = "token_embedding.weight"
 
 
-def cache_path() -> str:
+def shipped_path(backbone: str = "toy-vit") -> str:
+    return os.path.join(_DATA, TOY_BACKBONES[backbone][0])
+
+
+def cache_path(backbone: str = "toy-vit") -> str:
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "metaprompt", "toy_clip.pt")
+    return os.path.join(root, "metaprompt", TOY_BACKBONES[backbone][0])
 
 
 def build_toy_clip(seed: int = 0, spec: dict | None = None) -> CLIP:
@@ -82,21 +96,27 @@ def load_toy_clip(path: str) -> CLIP:
     return model.float().eval()
 
 
-def toy_checkpoint_path() -> str:
-    """Where the ``toy-vit`` backbone reads from (see the module doc for the order)."""
-    override = os.environ.get("METAPROMPT_TOY_CLIP")
+def toy_checkpoint_path(backbone: str = "toy-vit") -> str:
+    """Where a toy backbone reads from (see the module doc for the order)."""
+    variable = TOY_BACKBONES[backbone][2]
+    override = os.environ.get(variable)
     if override:
         if not os.path.isfile(override):
-            raise MissingWeightsError(f"METAPROMPT_TOY_CLIP={override} does not exist.")
+            raise MissingWeightsError(f"{variable}={override} does not exist.")
         return override
-    for candidate in (SHIPPED, cache_path()):
+    for candidate in (shipped_path(backbone), cache_path(backbone)):
         if os.path.isfile(candidate):
             return candidate
     raise MissingWeightsError(
-        f"The toy CLIP checkpoint is missing (looked for {SHIPPED} and {cache_path()}). Regenerate it "
-        f"(a few CPU minutes): python -m metaprompt.toyworld.pretrain --out {cache_path()}")
+        f"The {backbone} checkpoint is missing (looked for {shipped_path(backbone)} and {cache_path(backbone)}). "
+        f"Regenerate it: python -m metaprompt.toyworld.pretrain --backbone {backbone} --out {cache_path(backbone)}")
 
 
 @register_backbone("toy-vit")
 def _toy_vit() -> CLIP:
-    return load_toy_clip(toy_checkpoint_path())
+    return load_toy_clip(toy_checkpoint_path("toy-vit"))
+
+
+@register_backbone("toy-vit-l12")
+def _toy_vit_l12() -> CLIP:
+    return load_toy_clip(toy_checkpoint_path("toy-vit-l12"))

@@ -1,6 +1,9 @@
 """Pretrain the toy CLIP contrastively on rendered scenes and their captions (deterministic).
 
-    python -m metaprompt.toyworld.pretrain --out PATH [--steps N] [--force]
+    python -m metaprompt.toyworld.pretrain [--backbone toy-vit|toy-vit-l12] --out PATH [--steps N] [--force]
+
+``--backbone`` picks the architecture and the recipe's defaults (``PRESETS``): ``toy-vit-l12``
+pretrains on the template world (``template_world.py``) with the logit scale held at CLIP's 100.
 
 Every batch is rendered afresh from one seeded generator, so the data stream, the initial
 weights and hence the result are a function of the seed (on one machine and thread count:
@@ -30,8 +33,9 @@ from torch import nn
 
 from ..clip.openai import clip
 from .captions import describe, sample_scene, vocabulary
-from .model import EMBEDDING, TOY_VIT, build_toy_clip, load_toy_clip, read_toy_checkpoint, save_toy_clip, \
+from .model import EMBEDDING, TOY_BACKBONES, build_toy_clip, load_toy_clip, read_toy_checkpoint, save_toy_clip, \
     vocabulary_token_ids
+from .template_world import describe_templates, sample_scene_templates, vocabulary_templates
 from .render import COLOURS, render
 from .tasks import TASKS
 from .zeroshot import to_input, zero_shot_accuracy
@@ -47,6 +51,14 @@ class PretrainConfig:
     seed: int = 0
     threads: int = 1
     colours_per_batch: int = 3  # 0: any colour; k: each batch uses k random colours (see make_batch)
+    world: str = "basic"  # "templates": scenes under CLIP's template conditions, captions in their words
+    logit_scale: float = 0.0  # 0: learned from CLIP's init (clamped at 100); > 0: held at this value
+
+
+# Fields added after toy-vit was shipped: recorded in a checkpoint only when they differ from these
+# defaults, so that the shipped toy-vit's recorded settings still match its recipe (cache check).
+_LATER_FIELDS = {"world": "basic", "logit_scale": 0.0}
+WORLDS = ("basic", "templates")
 
 
 class CompactText(nn.Module):
@@ -90,8 +102,8 @@ def _param_groups(model: nn.Module, extra: list[nn.Parameter], weight_decay: flo
     """Weight decay on matrices only (not on norms, biases, embeddings, the temperature)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        if name == EMBEDDING:
-            continue  # trained through CompactText
+        if name == EMBEDDING or not p.requires_grad:
+            continue  # the embedding is trained through CompactText
         (decay if p.ndim >= 2 and "embedding" not in name else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay + extra, "weight_decay": 0.0}]
 
@@ -103,7 +115,7 @@ def _lr_at(step: int, cfg: PretrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def make_batch(rng: np.random.Generator, batch_size: int, colours_per_batch: int = 0
+def make_batch(rng: np.random.Generator, batch_size: int, colours_per_batch: int = 0, world: str = "basic"
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rendered images and tokenized captions, all drawn from ``rng``.
 
@@ -114,9 +126,10 @@ def make_batch(rng: np.random.Generator, batch_size: int, colours_per_batch: int
     colours = tuple(COLOURS)
     if colours_per_batch:
         colours = tuple(str(c) for c in rng.choice(colours, size=colours_per_batch, replace=False))
-    scenes = [sample_scene(rng, colours) for _ in range(batch_size)]
+    sample, caption = (sample_scene, describe) if world == "basic" else (sample_scene_templates, describe_templates)
+    scenes = [sample(rng, colours) for _ in range(batch_size)]
     images = np.stack([render(s, rng) for s in scenes])
-    captions = [describe(s, rng) for s in scenes]
+    captions = [caption(s, rng) for s in scenes]
     return to_input(images), clip.tokenize(captions)
 
 
@@ -126,7 +139,16 @@ def evaluate(model, per_class: int = 30) -> dict[str, float]:
             for name, task in TASKS.items() for split in ("base", "new")}
 
 
-def pretrain(cfg: PretrainConfig, spec: dict = TOY_VIT, log=print):
+PRESETS = {"toy-vit": PretrainConfig(),
+           "toy-vit-l12": PretrainConfig(steps=4000, warmup_steps=300, world="templates", logit_scale=100.0)}
+
+
+def recorded_settings(cfg: PretrainConfig) -> dict:
+    """The recipe as written into the checkpoint (later fields only where they are not their defaults)."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+
+
+def pretrain(cfg: PretrainConfig, spec: dict = TOY_BACKBONES["toy-vit"][1], log=print):
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
@@ -138,15 +160,21 @@ def pretrain(cfg: PretrainConfig, spec: dict = TOY_VIT, log=print):
 def _pretrain(cfg: PretrainConfig, spec: dict, log):
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    if cfg.world not in WORLDS:
+        raise ValueError(f"unknown world {cfg.world!r}; choose one of {WORLDS}")
     model = build_toy_clip(cfg.seed, spec).train()
-    text = CompactText(model, vocabulary_token_ids(vocabulary()))
+    if cfg.logit_scale > 0:  # held, as CLIP's own sat at its clamp of 100 for most of its training
+        model.logit_scale.data.fill_(math.log(cfg.logit_scale))
+        model.logit_scale.requires_grad_(False)
+    words = vocabulary() if cfg.world == "basic" else vocabulary_templates()
+    text = CompactText(model, vocabulary_token_ids(words))
     optim = torch.optim.AdamW(_param_groups(model, [text.embedding], cfg.weight_decay), lr=cfg.lr,
                               betas=(0.9, 0.98), eps=1e-6)
     start, cpu_start = time.time(), time.process_time()
     for step in range(cfg.steps):
         for group in optim.param_groups:
             group["lr"] = _lr_at(step, cfg)
-        images, tokens = make_batch(rng, cfg.batch_size, cfg.colours_per_batch)
+        images, tokens = make_batch(rng, cfg.batch_size, cfg.colours_per_batch, cfg.world)
         image_features = F.normalize(model.encode_image(images), dim=-1)
         text_features = F.normalize(text(tokens), dim=-1)
         logits = model.logit_scale.exp() * image_features @ text_features.t()
@@ -166,8 +194,13 @@ def _pretrain(cfg: PretrainConfig, spec: dict, log):
 
 
 def main(argv: list[str] | None = None) -> int:
-    defaults = PretrainConfig()
-    p = argparse.ArgumentParser(description="Pretrain the toy CLIP (deterministic; cached at --out).")
+    chooser = argparse.ArgumentParser(add_help=False)
+    chooser.add_argument("--backbone", choices=tuple(PRESETS), default="toy-vit")
+    backbone = chooser.parse_known_args(argv)[0].backbone
+    defaults, spec = PRESETS[backbone], TOY_BACKBONES[backbone][1]
+    p = argparse.ArgumentParser(description="Pretrain a toy CLIP (deterministic; cached at --out).")
+    p.add_argument("--backbone", choices=tuple(PRESETS), default="toy-vit",
+                   help="the architecture, and the recipe whose defaults the options below start from")
     p.add_argument("--out", required=True, help="checkpoint file to write")
     for field in dataclasses.fields(PretrainConfig):
         p.add_argument(f"--{field.name.replace('_', '-')}", type=type(getattr(defaults, field.name)),
@@ -175,19 +208,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="retrain even if --out holds a checkpoint of these settings")
     args = p.parse_args(argv)
     cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)})
-    settings = {"pretrain": dataclasses.asdict(cfg), "spec": TOY_VIT}
+    if cfg.world not in WORLDS:
+        p.error(f"--world must be one of {WORLDS}, got {cfg.world!r}")
+    settings = {"pretrain": recorded_settings(cfg), "spec": spec}
     if os.path.isfile(args.out) and not args.force:
         meta = read_toy_checkpoint(args.out)["meta"]
         if {k: meta.get(k) for k in settings} == settings:
             print(f"{args.out} already holds a toy CLIP pretrained with these settings (cached); --force retrains.")
             return 0
     start = time.time()
-    model, token_ids = pretrain(cfg)
+    model, token_ids = pretrain(cfg, spec)
     seconds = time.time() - start
     zero_shot = evaluate(model)
-    save_toy_clip(model, token_ids, args.out, TOY_VIT, {**settings, "zero_shot": zero_shot, "seconds": round(seconds)})
+    meta = {**settings, "zero_shot": zero_shot, "seconds": round(seconds),
+            "logit_scale": round(float(model.logit_scale.exp()), 2)}
+    save_toy_clip(model, token_ids, args.out, spec, meta)
     reloaded = evaluate(load_toy_clip(args.out))  # what users get: the fp16 file
-    print(f"Pretrained in {seconds:.0f}s; zero-shot accuracy (%), 'a photo of a {{class}}.':")
+    print(f"Pretrained in {seconds:.0f}s; logit scale {meta['logit_scale']}; zero-shot accuracy (%), 'a photo of a {{class}}.':")
     for key, value in reloaded.items():
         print(f"  {key:22s} {value:6.2f}")
     print(f"Saved {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
