@@ -44,3 +44,11 @@ def test_gate_test_script_rejects_an_unknown_candidate(repo, script_env):
     out = subprocess.run(["bash", os.path.join(repo, "scripts", "gate_test.sh")], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and out.stderr.startswith("error: unknown candidate 'nope'; known: ")
+
+
+def test_gate_test_script_rejects_a_recipe_ivlp_or_prometar_lacks(repo, script_env):
+    env = dict(script_env, CFG="toy_l13")
+    out = subprocess.run(["bash", os.path.join(repo, "scripts", "gate_test.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: no recipe configs/trainers/IVLP/toy_l13.yaml; CFG names a toy recipe")

@@ -32,14 +32,14 @@ LAST_EPOCH_KEYS = ("grad_ratio_b_over_a", "update_ratio_b_over_a", "gate_grad_sn
                    "gate_change", "gamma_text_mean", "gamma_vision_mean")
 
 
-def run_dir(root: str, name: str, phase: str, trainer: str, dataset: str, seed: int) -> str:
-    return os.path.join(root, name, "base2new", phase, dataset, "shots_16", trainer, "toy", f"seed{seed}")
+def run_dir(root: str, name: str, phase: str, trainer: str, dataset: str, seed: int, cfg: str = "toy") -> str:
+    return os.path.join(root, name, "base2new", phase, dataset, "shots_16", trainer, cfg, f"seed{seed}")
 
 
-def read_seed(root: str, name: str, trainer: str, dataset: str, seed: int) -> dict | None:
+def read_seed(root: str, name: str, trainer: str, dataset: str, seed: int, cfg: str = "toy") -> dict | None:
     """Accuracies (and the diagnostics, for ProMetaR) of one finished run; None if unfinished."""
-    base = read_run(run_dir(root, name, "train_base", trainer, dataset, seed))
-    new = read_run(run_dir(root, name, "test_new", trainer, dataset, seed))
+    base = read_run(run_dir(root, name, "train_base", trainer, dataset, seed, cfg))
+    new = read_run(run_dir(root, name, "test_new", trainer, dataset, seed, cfg))
     if not (base.finished and new.finished):
         return None
     out = {"Base": base.accuracy, "New": new.accuracy, "HM": harmonic_mean(base.accuracy, new.accuracy)}
@@ -67,9 +67,9 @@ def column(runs: dict[int, dict], key: str) -> dict[int, float]:
     return {s: r[key] for s, r in runs.items() if key in r}
 
 
-def summary(root: str, dataset: str, seeds: list[int], candidates: list[str]) -> str:
-    ivlp = {s: r for s in seeds if (r := read_seed(root, "IVLP", "IVLP", dataset, s))}
-    runs = {c: {s: r for s in seeds if (r := read_seed(root, c, "ProMetaR", dataset, s))} for c in candidates}
+def summary(root: str, dataset: str, seeds: list[int], candidates: list[str], cfg: str = "toy") -> str:
+    ivlp = {s: r for s in seeds if (r := read_seed(root, "IVLP", "IVLP", dataset, s, cfg))}
+    runs = {c: {s: r for s in seeds if (r := read_seed(root, c, "ProMetaR", dataset, s, cfg))} for c in candidates}
     out = [f"Held-out gate test on {dataset}, seeds {' '.join(map(str, seeds))} (mean ± population std over "
            "seeds; Δ: paired per-seed difference, mean ± 95% Student-t half-width [low, high])", ""]
     rows = []
@@ -107,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="toy_textures")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--candidates", nargs="+", default=["paper", "reference"])
+    p.add_argument("--cfg", default="toy", help="the recipe the runs used (toy, toy_l12)")
     args = p.parse_args(argv)
     if not os.path.isdir(args.root):
         print(f"error: {args.root} is not a folder (run scripts/gate_test.sh with OUTPUT={args.root} first)",
               file=sys.stderr)
         return 2
-    sys.stdout.write(summary(args.root, args.dataset, args.seeds, args.candidates))
+    sys.stdout.write(summary(args.root, args.dataset, args.seeds, args.candidates, args.cfg))
     return 0
 
 
