@@ -52,3 +52,16 @@ def test_gate_test_script_rejects_a_recipe_ivlp_or_prometar_lacks(repo, script_e
                          text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith("error: no recipe configs/trainers/IVLP/toy_l13.yaml; CFG names a toy recipe")
+
+
+def test_summary_reads_a_toy_table_output_with_recipes_as_candidates(tmp_path, capsys):
+    root = str(tmp_path)
+    for seed in (1, 2, 3):
+        for phase, acc in (("train_base", 80.0), ("test_new", 60.0)):
+            write_log(run_dir(root, "", phase, "IVLP", "toy_textures", seed, "toy_l12"), acc, backbone="toy-vit-l12")
+            write_log(run_dir(root, "", phase, "ProMetaR", "toy_textures", seed, "toy_l12_reference"), acc - seed,
+                      backbone="toy-vit-l12")
+    assert main([root, "--toy-table", "--cfg", "toy_l12", "--candidates", "toy_l12_reference"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| toy_l12_reference") and "-2.00" in line)
+    assert "[-4.48, +0.48] n.s." in row  # New -1, -2, -3 against IVLP: mean -2, half-width 2.48

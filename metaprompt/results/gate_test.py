@@ -1,10 +1,12 @@
 """Summary of ``scripts/gate_test.sh``: does ProMetaR's gate learn from signal?
 
     python -m metaprompt.results.gate_test OUTPUT --dataset toy_textures --seeds 1 2 3 --candidates paper ...
+    python -m metaprompt.results.gate_test OUTPUT --toy-table --cfg toy_l12 --candidates toy_l12 toy_l12_reference ...
 
 Per candidate (a folder ``OUTPUT/<candidate>/`` of ProMetaR runs) and seed, it reads the run's
 ``diagnostics.json`` (metaprompt/meta/diagnostics.py) and its Base / New accuracies; IVLP's runs
-(``OUTPUT/IVLP/``) are the base learner. It prints, as mean ± std over seeds (population std) and
+(``OUTPUT/IVLP/``) are the base learner. With ``--toy-table`` it reads a ``scripts/toy_table.sh``
+OUTPUT instead: each candidate is a ProMetaR recipe there, and IVLP's recipe is ``--cfg``. It prints, as mean ± std over seeds (population std) and
 paired per-seed differences with 95% Student-t intervals (metaprompt/results/stats.py):
 
 1. the held-out gate test: Step B's outer loss on training-data episodes with the learned gate,
@@ -67,9 +69,14 @@ def column(runs: dict[int, dict], key: str) -> dict[int, float]:
     return {s: r[key] for s, r in runs.items() if key in r}
 
 
-def summary(root: str, dataset: str, seeds: list[int], candidates: list[str], cfg: str = "toy") -> str:
-    ivlp = {s: r for s in seeds if (r := read_seed(root, "IVLP", "IVLP", dataset, s, cfg))}
-    runs = {c: {s: r for s in seeds if (r := read_seed(root, c, "ProMetaR", dataset, s, cfg))} for c in candidates}
+def summary(root: str, dataset: str, seeds: list[int], candidates: list[str], cfg: str = "toy",
+            toy_table: bool = False) -> str:
+    def where(candidate: str) -> tuple[str, str]:  # (folder under root, recipe)
+        return ("", candidate) if toy_table else (candidate, cfg)
+
+    ivlp = {s: r for s in seeds if (r := read_seed(root, "" if toy_table else "IVLP", "IVLP", dataset, s, cfg))}
+    runs = {c: {s: r for s in seeds if (r := read_seed(root, where(c)[0], "ProMetaR", dataset, s, where(c)[1]))}
+            for c in candidates}
     out = [f"Held-out gate test on {dataset}, seeds {' '.join(map(str, seeds))} (mean ± population std over "
            "seeds; Δ: paired per-seed difference, mean ± 95% Student-t half-width [low, high])", ""]
     rows = []
@@ -107,13 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="toy_textures")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--candidates", nargs="+", default=["paper", "reference"])
-    p.add_argument("--cfg", default="toy", help="the recipe the runs used (toy, toy_l12)")
+    p.add_argument("--cfg", default="toy", help="the recipe the runs used (toy, toy_l12); with --toy-table, IVLP's")
+    p.add_argument("--toy-table", action="store_true",
+                   help="ROOT is a scripts/toy_table.sh OUTPUT and the candidates are ProMetaR recipes in it")
     args = p.parse_args(argv)
     if not os.path.isdir(args.root):
         print(f"error: {args.root} is not a folder (run scripts/gate_test.sh with OUTPUT={args.root} first)",
               file=sys.stderr)
         return 2
-    sys.stdout.write(summary(args.root, args.dataset, args.seeds, args.candidates, args.cfg))
+    sys.stdout.write(summary(args.root, args.dataset, args.seeds, args.candidates, args.cfg, args.toy_table))
     return 0
 
 
