@@ -150,9 +150,9 @@ def test_ablation_recipes_load_and_differ_from_the_toy_recipe_only_where_they_sa
                          os.path.join(REPO, "configs", "trainers", trainer, f"{name}.yaml"), [],
                          {"TRAINER.NAME": trainer})
 
-    def diff(trainer, name):
+    def diff(trainer, name, against="toy"):
         from metaprompt.runtime.identity import flatten
-        a, b = flatten(load(trainer, "toy")), flatten(load(trainer, name))
+        a, b = flatten(load(trainer, against)), flatten(load(trainer, name))
         return {k: b[k] for k in a if a[k] != b[k]}
 
     assert diff("ProMetaR", "toy_reference") == {"TRAINER.PROMETAR.MODE": "reference"}
@@ -160,6 +160,16 @@ def test_ablation_recipes_load_and_differ_from_the_toy_recipe_only_where_they_sa
     assert diff("ProMetaR", "toy_no_mixup") == {"TRAINER.PROMETAR.VIRTUAL_TASKS": False}
     assert diff("GRAM", "toy_init_only") == {"TRAINER.GRAM.USE_REGULATOR": False}
     assert diff("GRAM", "toy_regulator_only") == {"TRAINER.GRAM.USE_INIT": False}
+    # toy-vit-l12: the toy recipe on the 12-layer CLIP, the release's depth 9; its ablations as above.
+    l12 = {"MODEL.BACKBONE.NAME": "toy-vit-l12"}
+    for trainer in ("ZeroshotCLIP", "CoOp"):
+        assert diff(trainer, "toy_l12") == l12
+    assert diff("IVLP", "toy_l12") == {**l12, "TRAINER.IVLP.PROMPT_DEPTH_TEXT": 9, "TRAINER.IVLP.PROMPT_DEPTH_VISION": 9}
+    assert diff("ProMetaR", "toy_l12") == {**l12, "TRAINER.PROMETAR.PROMPT_DEPTH_TEXT": 9,
+                                           "TRAINER.PROMETAR.PROMPT_DEPTH_VISION": 9}
+    assert diff("ProMetaR", "toy_l12_reference", "toy_l12") == {"TRAINER.PROMETAR.MODE": "reference"}
+    assert diff("ProMetaR", "toy_l12_fixed_reg", "toy_l12") == {"TRAINER.PROMETAR.FIXED_GAMMA": 0.5,
+                                                                 "TRAINER.PROMETAR.STEP_B": False}
 
 
 def test_gram_regulator_diagnostics_norm_ratio_and_cosine(repo, data_root, tmp_path):
