@@ -115,10 +115,10 @@ def test_checkpoint_round_trip_keeps_weights(tmp_path):
 
 
 def test_toy_vit_says_how_to_regenerate_a_missing_checkpoint(monkeypatch, tmp_path):
-    monkeypatch.setattr(toy_model, "SHIPPED", str(tmp_path / "absent.pt"))
+    monkeypatch.setattr(toy_model, "_DATA", str(tmp_path / "no_data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("METAPROMPT_TOY_CLIP", raising=False)
-    with pytest.raises(FileNotFoundError, match="metaprompt.toyworld.pretrain --out"):
+    with pytest.raises(FileNotFoundError, match="metaprompt.toyworld.pretrain --backbone toy-vit --out"):
         load_clip("toy-vit")
 
 
