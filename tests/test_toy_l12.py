@@ -149,6 +149,8 @@ def test_toy_vit_l12_has_vit_b16_depth_and_joint_width(l12):
     obj = toy_model.read_toy_checkpoint(toy_model.shipped_path("toy-vit-l12"))
     assert obj["spec"] == toy_model.TOY_VIT_L12
     assert obj["meta"]["pretrain"] == recorded_settings(PRESETS["toy-vit-l12"])  # the script's recipe, recorded
+    # toy-vit's file predates the later fields: its recorded recipe must still read as the script's
+    assert toy_model.read_toy_checkpoint(toy_model.SHIPPED)["meta"]["pretrain"] == recorded_settings(PRESETS["toy-vit"])
     assert obj["meta"]["seconds"] > 0 and os.path.getsize(toy_model.shipped_path("toy-vit-l12")) < 5e6
     rows = obj["token_rows"]
     assert rows.shape[0] == len(toy_model.vocabulary_token_ids(vocabulary_templates()))  # only the learned words

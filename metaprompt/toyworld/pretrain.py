@@ -55,9 +55,9 @@ class PretrainConfig:
     logit_scale: float = 0.0  # 0: learned from CLIP's init (clamped at 100); > 0: held at this value
 
 
-# Fields added after toy-vit was shipped: recorded in a checkpoint only when they differ from these
+# Fields added after toy-vit was shipped: recorded in a checkpoint only when they differ from their
 # defaults, so that the shipped toy-vit's recorded settings still match its recipe (cache check).
-_LATER_FIELDS = {"world": "basic", "logit_scale": 0.0}
+_LATER_FIELDS = ("world", "logit_scale")
 WORLDS = ("basic", "templates")
 
 
@@ -145,7 +145,8 @@ PRESETS = {"toy-vit": PretrainConfig(),
 
 def recorded_settings(cfg: PretrainConfig) -> dict:
     """The recipe as written into the checkpoint (later fields only where they are not their defaults)."""
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+    default = PretrainConfig()
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATER_FIELDS or v != getattr(default, k)}
 
 
 def pretrain(cfg: PretrainConfig, spec: dict = TOY_BACKBONES["toy-vit"][1], log=print):
