@@ -107,11 +107,16 @@ def vocabulary_templates() -> list[str]:
     return sorted(words)
 
 
+def _words(template: str) -> set[str]:
+    """A template's words, without the class slot ("close-up" stays one word)."""
+    return set(re.findall(r"[a-z][a-z-]*", template.replace("{}", " ").lower()))
+
+
 def template_words() -> dict[str, int]:
-    """Each word of the 60 templates (without the class slot) and how many templates use it."""
+    """Each word of the 60 templates and how many templates use it."""
     counts: dict[str, int] = {}
     for template in IMAGENET_TEMPLATES:
-        for word in set(re.findall(r"[a-z][a-z-]*", template.replace("{}", " ").lower())):
+        for word in _words(template):
             counts[word] = counts.get(word, 0) + 1
     return counts
 
@@ -130,8 +135,7 @@ def coverage() -> list[tuple[str, int, bool, bool, str]]:
 
 def templates_fully_known(words: set[str]) -> int:
     """How many of the 60 templates use only words in ``words``."""
-    return sum(all(w in words for w in re.findall(r"[a-z][a-z-]*", t.replace("{}", " ").lower()))
-               for t in IMAGENET_TEMPLATES)
+    return sum(_words(t) <= words for t in IMAGENET_TEMPLATES)
 
 
 def coverage_table() -> str:
